@@ -1,0 +1,58 @@
+import type { Redis } from "ioredis";
+import { conflict, unauthorized } from "../errors";
+import { keys } from "../store/keys";
+import { Script } from "../store/script";
+import type { User } from "./model";
+
+const REGISTER = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'email' end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 'username' end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'email', ARGV[2], 'username', ARGV[3], 'password_hash', ARGV[4], 'created_at', ARGV[5])
+return 'ok'
+`);
+
+/** A hash to verify against when the email is unknown, so both failures take the same time. */
+let dummyHash: Promise<string> | undefined;
+
+export function toUser(row: Record<string, string>): User {
+  return { id: row.id, email: row.email, username: row.username, created_at: row.created_at };
+}
+
+export async function registerUser(
+  redis: Redis,
+  input: { email: string; username: string; password: string },
+): Promise<User> {
+  const id = `usr_${Bun.randomUUIDv7().replaceAll("-", "")}`;
+  const email = input.email.trim();
+  const passwordHash = await Bun.password.hash(input.password, { algorithm: "argon2id" });
+  const createdAt = new Date().toISOString();
+  const result = await REGISTER.run<string>(
+    redis,
+    [keys.user(id), keys.userByEmail(email), keys.userByName(input.username)],
+    [id, email, input.username, passwordHash, createdAt],
+  );
+  if (result === "email") throw conflict("email_taken", "An account with this email already exists");
+  if (result === "username") throw conflict("username_taken", "This username is taken");
+  return { id, email, username: input.username, created_at: createdAt };
+}
+
+/** Unknown email and wrong password fail alike (same status, message and cost). */
+export async function verifyLogin(redis: Redis, email: string, password: string): Promise<User> {
+  const id = await redis.get(keys.userByEmail(email.trim()));
+  const row = id ? await redis.hgetall(keys.user(id)) : {};
+  if (!row.password_hash) {
+    dummyHash ??= Bun.password.hash("not-a-real-password-1", { algorithm: "argon2id" });
+    await Bun.password.verify(password, await dummyHash).catch(() => false);
+    throw unauthorized("Invalid email or password (401)");
+  }
+  const ok = await Bun.password.verify(password, row.password_hash).catch(() => false);
+  if (!ok) throw unauthorized("Invalid email or password (401)");
+  return toUser(row);
+}
+
+export async function getUser(redis: Redis, userId: string): Promise<User | undefined> {
+  const row = await redis.hgetall(keys.user(userId));
+  return row.id ? toUser(row) : undefined;
+}

@@ -1,0 +1,72 @@
+import type { Redis } from "ioredis";
+import { notFound } from "../errors";
+import { keys } from "../store/keys";
+import type { ApiKeyInfo, CreatedApiKey, Principal, Scope } from "./model";
+import { hashSecret, randomHexId, randomSecret, sameHash } from "./secrets";
+
+const KEY_FORMAT = /^mm_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$/;
+/** `last_used_at` is written at most this often per key, so a busy key costs no extra write per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+function toInfo(row: Record<string, string>): ApiKeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: JSON.parse(row.scopes) as Scope[],
+    tenant_ids: row.tenant_ids ? (JSON.parse(row.tenant_ids) as string[] | null) : null,
+    created_at: row.created_at,
+    expires_at: row.expires_at || null,
+    last_used_at: row.last_used_at || null,
+  };
+}
+
+export async function createApiKey(
+  redis: Redis,
+  userId: string,
+  input: { name: string; expiresDays?: number; tenantIds?: string[]; scopes?: Scope[] },
+): Promise<CreatedApiKey> {
+  const id = randomHexId(8);
+  const prefix = `mm_${id}`;
+  const secret = randomSecret(32);
+  const now = new Date();
+  const expiresAt = input.expiresDays ? new Date(now.getTime() + input.expiresDays * 86_400_000).toISOString() : "";
+  const scopes = [...new Set(input.scopes ?? (["read", "write"] as Scope[]))];
+  const tenantIds = input.tenantIds ? [...new Set(input.tenantIds)] : null;
+  const row: Record<string, string> = {
+    id, user_id: userId, name: input.name, prefix, hash: hashSecret(secret),
+    scopes: JSON.stringify(scopes), tenant_ids: JSON.stringify(tenantIds), created_at: now.toISOString(),
+    expires_at: expiresAt, last_used_at: "",
+  };
+  await redis.multi().hset(keys.apiKey(id), row).sadd(keys.userApiKeys(userId), id).exec();
+  const { last_used_at: _, ...info } = toInfo(row);
+  return { ...info, key: `${prefix}_${secret}` };
+}
+
+export async function listApiKeys(redis: Redis, userId: string): Promise<ApiKeyInfo[]> {
+  const ids = await redis.smembers(keys.userApiKeys(userId));
+  const rows = await Promise.all(ids.map((id) => redis.hgetall(keys.apiKey(id))));
+  return rows.filter((r) => r.id && r.user_id === userId).map(toInfo).sort((a, b) => a.created_at.localeCompare(b.created_at));
+}
+
+export async function revokeApiKey(redis: Redis, userId: string, keyId: string): Promise<void> {
+  const owner = await redis.hget(keys.apiKey(keyId), "user_id");
+  if (owner !== userId) throw notFound("API key");
+  await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).exec();
+}
+
+/** Looks a key up by its id (never by scanning), checks its hash and expiry. */
+export async function principalFromApiKey(redis: Redis, presented: string): Promise<Principal | undefined> {
+  const match = KEY_FORMAT.exec(presented);
+  if (!match) return undefined;
+  const [, id, secret] = match;
+  const row = await redis.hgetall(keys.apiKey(id));
+  if (!row.hash || !sameHash(row.hash, hashSecret(secret))) return undefined;
+  const now = Date.now();
+  if (row.expires_at && Date.parse(row.expires_at) <= now) return undefined;
+  if (!row.last_used_at || now - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
+    redis.hset(keys.apiKey(id), "last_used_at", new Date(now).toISOString()).catch(() => undefined);
+  }
+  const info = toInfo(row);
+  return { account: row.user_id, kind: "api_key", keyId: id, scopes: info.scopes, tenants: info.tenant_ids };
+}

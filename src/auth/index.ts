@@ -1,0 +1,116 @@
+import { Elysia, t } from "elysia";
+import type { Deps } from "../deps";
+import { forbidden, notFound, tooManyRequests } from "../errors";
+import { errors, given } from "../http/schemas";
+import { getUser, registerUser, verifyLogin } from "./accounts";
+import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
+import { requireAuth } from "./credentials";
+import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, LoginBody, RefreshBody, RegisterBody, TokenPair, User } from "./model";
+import { takeRate } from "./rate-limit";
+
+type Server = { requestIP(r: Request): { address: string } | null } | null;
+
+function clientAddress(deps: Deps, request: Request, server: Server): string {
+  if (deps.config.TRUST_PROXY) {
+    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  return server?.requestIP(request)?.address ?? "unknown";
+}
+
+/** Login and register are limited per client address and per email, against password guessing. */
+async function limitAuthAttempt(deps: Deps, address: string, email: string): Promise<void> {
+  const { AUTH_RATE_LIMIT: limit, AUTH_RATE_WINDOW_S: window } = deps.config;
+  for (const bucket of [`auth-ip:${address}`, `auth-email:${email.trim().toLowerCase()}`]) {
+    const decision = await takeRate(deps.redis, bucket, limit, window);
+    if (!decision.allowed) throw tooManyRequests(decision.resetS, "Too many attempts; retry later (429)");
+  }
+}
+
+export function authRoutes(deps: Deps) {
+  const { redis, tokens } = deps;
+  const open = new Elysia({ prefix: "/v1/auth", tags: ["Auth"] })
+    .post(
+      "/register",
+      async ({ body, request, server, set }) => {
+        await limitAuthAttempt(deps, clientAddress(deps, request, server as Server), body.email);
+        set.status = 201;
+        return registerUser(redis, body);
+      },
+      { body: RegisterBody, response: { 201: User, ...errors(400, 409, 429) }, detail: { summary: "Create an account" } },
+    )
+    .post(
+      "/login",
+      async ({ body, request, server }) => {
+        await limitAuthAttempt(deps, clientAddress(deps, request, server as Server), body.email);
+        const user = await verifyLogin(redis, body.email, body.password);
+        return tokens.issue(redis, user.id);
+      },
+      { body: LoginBody, response: { 200: TokenPair, ...errors(400, 401, 429) }, detail: { summary: "Exchange email and password for tokens" } },
+    )
+    .post("/refresh", ({ body }) => tokens.rotate(redis, body.refresh_token), {
+      body: RefreshBody,
+      response: { 200: TokenPair, ...errors(400, 401) },
+      detail: { summary: "Rotate a refresh token: the old one stops working; reusing it revokes the whole family" },
+    })
+    .post(
+      "/logout",
+      async ({ body, set }) => {
+        await tokens.revoke(redis, body.refresh_token);
+        set.status = 204;
+      },
+      { body: RefreshBody, detail: { summary: "Revoke a refresh token (and the login it belongs to)" } },
+    );
+
+  const guarded = new Elysia({ prefix: "/v1/auth", tags: ["Auth"] })
+    .derive(requireAuth(deps))
+    .get(
+      "/me",
+      async ({ principal }) => {
+        const user = await getUser(redis, principal.account);
+        if (!user) throw notFound("Account");
+        return user;
+      },
+      { response: { 200: User, ...errors(401) }, detail: { summary: "The calling account", security: [{ bearerAuth: [] }, { apiKey: [] }] } },
+    )
+    .post(
+      "/api-keys",
+      async ({ principal, body, set }) => {
+        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        set.status = 201;
+        return createApiKey(redis, principal.account, {
+          name: body.name,
+          expiresDays: given(body.expires_days),
+          tenantIds: given(body.tenant_ids),
+          scopes: given(body.scopes),
+        });
+      },
+      {
+        body: CreateApiKeyBody,
+        response: { 201: CreatedApiKey, ...errors(400, 401, 403) },
+        detail: { summary: "Create an API key (the full key is shown only in this answer)", security: [{ bearerAuth: [] }] },
+      },
+    )
+    .get(
+      "/api-keys",
+      async ({ principal }) => {
+        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        return { api_keys: await listApiKeys(redis, principal.account) };
+      },
+      { response: { 200: ApiKeyList, ...errors(401, 403) }, detail: { summary: "List API keys (no secrets)", security: [{ bearerAuth: [] }] } },
+    )
+    .delete(
+      "/api-keys/:id",
+      async ({ principal, params, set }) => {
+        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        await revokeApiKey(redis, principal.account, params.id);
+        set.status = 204;
+      },
+      {
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        detail: { summary: "Revoke an API key", security: [{ bearerAuth: [] }] },
+      },
+    );
+
+  return new Elysia().use(open).use(guarded);
+}

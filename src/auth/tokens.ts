@@ -1,0 +1,90 @@
+import { jwt } from "@elysiajs/jwt";
+import type { Redis } from "ioredis";
+import type { Config } from "../config";
+import { unauthorized } from "../errors";
+import { keys } from "../store/keys";
+import { Script } from "../store/script";
+import type { TokenPair } from "./model";
+import { hashSecret, randomHexId, randomSecret, sameHash } from "./secrets";
+
+interface JwtSigner {
+  sign(payload: Record<string, string | number>): Promise<string>;
+  verify(token?: string, options?: { algorithms: string[] }): Promise<Record<string, unknown> | false>;
+}
+
+export interface Tokens {
+  issue(redis: Redis, userId: string, familyId?: string): Promise<TokenPair>;
+  /** The user id of a valid access token, or undefined. Only HS256 is accepted (no `none`, no other alg). */
+  verifyAccess(token: string): Promise<string | undefined>;
+  rotate(redis: Redis, refreshToken: string): Promise<TokenPair>;
+  revoke(redis: Redis, refreshToken: string): Promise<void>;
+}
+
+/**
+ * Marks a refresh token used. A token presented a second time means it leaked (or a client raced):
+ * the whole family is revoked, so the thief's copy and the owner's newer token both stop working.
+ */
+const ROTATE = new Script(`
+if redis.call('HGET', KEYS[2], 'revoked') == '1' then return 'revoked' end
+if redis.call('HGET', KEYS[1], 'used') == '1' then
+  redis.call('HSET', KEYS[2], 'revoked', '1')
+  return 'reused'
+end
+redis.call('HSET', KEYS[1], 'used', '1')
+return 'ok'
+`);
+
+function parseRefresh(token: string): { id: string; secret: string } | undefined {
+  const match = /^rt_([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
+  return match ? { id: match[1], secret: match[2] } : undefined;
+}
+
+export function createTokens(config: Config): Tokens {
+  const plugin = jwt({ name: "jwt", secret: config.JWT_SECRET, alg: "HS256" });
+  const signer = (plugin as unknown as { singleton: { decorator: { jwt: JwtSigner } } }).singleton.decorator.jwt;
+  const refreshTtl = config.REFRESH_TOKEN_TTL_S;
+
+  async function loadRefresh(redis: Redis, token: string) {
+    const parsed = parseRefresh(token);
+    if (!parsed) return undefined;
+    const row = await redis.hgetall(keys.refreshToken(parsed.id));
+    if (!row.hash || !sameHash(row.hash, hashSecret(parsed.secret))) return undefined;
+    return { id: parsed.id, row };
+  }
+
+  const tokens: Tokens = {
+    async issue(redis, userId, familyId = randomHexId(16)) {
+      const now = Math.floor(Date.now() / 1000);
+      const access = await signer.sign({ sub: userId, typ: "access", jti: randomHexId(8), exp: now + config.ACCESS_TOKEN_TTL_S });
+      const id = randomHexId(16);
+      const secret = randomSecret(32);
+      await redis
+        .multi()
+        .hset(keys.refreshToken(id), "user_id", userId, "family", familyId, "hash", hashSecret(secret), "used", "0")
+        .expire(keys.refreshToken(id), refreshTtl)
+        .hsetnx(keys.refreshFamily(familyId), "revoked", "0")
+        .expire(keys.refreshFamily(familyId), refreshTtl)
+        .exec();
+      return { access_token: access, refresh_token: `rt_${id}.${secret}`, token_type: "bearer", expires_in: config.ACCESS_TOKEN_TTL_S };
+    },
+    async verifyAccess(token) {
+      const payload = await signer.verify(token, { algorithms: ["HS256"] });
+      if (!payload || payload.typ !== "access" || typeof payload.sub !== "string" || typeof payload.exp !== "number") return undefined;
+      return payload.sub;
+    },
+    async rotate(redis, refreshToken) {
+      const found = await loadRefresh(redis, refreshToken);
+      if (!found) throw unauthorized("Invalid or expired refresh token (401)");
+      const result = await ROTATE.run<string>(redis, [keys.refreshToken(found.id), keys.refreshFamily(found.row.family)], []);
+      if (result === "reused") throw unauthorized("Refresh token was already used; all sessions of this login are revoked (401)");
+      if (result !== "ok") throw unauthorized("Refresh token was revoked (401)");
+      return tokens.issue(redis, found.row.user_id, found.row.family);
+    },
+    async revoke(redis, refreshToken) {
+      const found = await loadRefresh(redis, refreshToken);
+      if (!found) return;
+      await redis.hset(keys.refreshFamily(found.row.family), "revoked", "1");
+    },
+  };
+  return tokens;
+}

@@ -1,0 +1,97 @@
+import { type Static, t } from "elysia";
+import { Value } from "@sinclair/typebox/value";
+
+/** Default JWT secret for development only; production refuses to start with it. */
+export const DEV_JWT_SECRET = "memory-mesh-development-secret-do-not-use-in-production";
+
+const Int = (def: number, min: number, max: number, description: string) =>
+  t.Integer({ default: def, minimum: min, maximum: max, description });
+
+/**
+ * Every setting Memory Mesh reads, with its default. This schema is the only place that reads the
+ * environment; `.env.example` and the README's configuration table mirror it.
+ */
+export const ConfigSchema = t.Object({
+  NODE_ENV: t.Union([t.Literal("development"), t.Literal("production"), t.Literal("test")], {
+    default: "development",
+  }),
+  HOST: t.String({ default: "0.0.0.0", description: "Interface the API listens on" }),
+  PORT: Int(8000, 0, 65535, "HTTP port of the API"),
+  LOG_LEVEL: t.Union(
+    [t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error"), t.Literal("silent")],
+    { default: "info" },
+  ),
+  REDIS_URL: t.Optional(t.String({ description: "Redis to use; unset = `bun run start` runs its own" })),
+  REDIS_SERVER_BIN: t.String({ default: "redis-server", description: "Binary for the embedded Redis" }),
+  REDIS_EMBEDDED_PORT: Int(0, 0, 65535, "Port of the embedded Redis (0 = a free port)"),
+  REDIS_EMBEDDED_DIR: t.String({ default: "./.data/redis", description: "Data dir of the embedded Redis" }),
+  REDIS_EMBEDDED_ARGS: t.String({ default: "", description: "Extra flags, e.g. --loadmodule /path/redisearch.so" }),
+  JWT_SECRET: t.String({ default: DEV_JWT_SECRET, minLength: 1 }),
+  ACCESS_TOKEN_TTL_S: Int(900, 30, 86_400, "Access token lifetime"),
+  REFRESH_TOKEN_TTL_S: Int(30 * 86_400, 300, 365 * 86_400, "Refresh token lifetime"),
+  CORS_ORIGINS: t.String({ default: "*", description: "Comma-separated allowed origins, or *" }),
+  TRUST_PROXY: t.Boolean({ default: false, description: "Take the client address from X-Forwarded-For" }),
+  MAX_BODY_BYTES: Int(16 * 1024 * 1024, 1024, 256 * 1024 * 1024, "Largest request body"),
+  MAX_CONTENT_CHARS: Int(32_000, 1, 1_000_000, "Longest message content"),
+  MAX_METADATA_BYTES: Int(16_384, 2, 1_048_576, "Largest metadata object, as JSON"),
+  MAX_BATCH_MESSAGES: Int(1000, 1, 10_000, "Most messages in one batch request"),
+  RATE_LIMIT_REQUESTS: Int(1200, 1, 10_000_000, "Requests per window per credential"),
+  RATE_LIMIT_WINDOW_S: Int(60, 1, 86_400, "Rate limit window"),
+  RATE_LIMIT_BATCH_UNIT: Int(50, 1, 10_000, "A batch costs 1 + floor(messages / this) requests"),
+  AUTH_RATE_LIMIT: Int(20, 1, 1_000_000, "Login/register attempts per window per address and per email"),
+  AUTH_RATE_WINDOW_S: Int(300, 1, 86_400, "Window of the login/register limit"),
+  EMBEDDING_PROVIDER: t.Union([t.Literal("local"), t.Literal("openai")], { default: "local" }),
+  EMBEDDING_MODEL: t.String({ default: "use-lite", description: "Model id (openai: sent to the API)" }),
+  EMBEDDING_DIMENSIONS: Int(512, 1, 8192, "Vector dimension (openai: requested and checked)"),
+  OPENAI_BASE_URL: t.String({ default: "https://api.openai.com/v1" }),
+  OPENAI_API_KEY: t.String({ default: "" }),
+  EMBED_TIMEOUT_MS: Int(30_000, 100, 600_000, "Timeout of one embedding call"),
+  EMBED_BATCH_SIZE: Int(64, 1, 2048, "Most messages per embedder call"),
+  EMBED_BATCH_WAIT_MS: Int(50, 0, 60_000, "Longest wait to fill a batch"),
+  EMBED_MAX_ATTEMPTS: Int(12, 1, 100, "Attempts before a message is marked failed"),
+  EMBED_BACKOFF_MS: Int(1000, 1, 3_600_000, "First retry delay (doubles each attempt)"),
+  EMBED_BACKOFF_MAX_MS: Int(60_000, 1, 86_400_000, "Cap of the retry delay"),
+  QUERY_CACHE_SIZE: Int(1000, 0, 1_000_000, "Query embeddings kept in memory per API process"),
+  VECTOR_ENGINE: t.Union([t.Literal("auto"), t.Literal("query-engine"), t.Literal("exact")], { default: "auto" }),
+  HNSW_M: Int(16, 2, 512, "HNSW M"),
+  HNSW_EF_CONSTRUCTION: Int(200, 1, 4096, "HNSW EF_CONSTRUCTION"),
+  HNSW_EF_RUNTIME: Int(100, 1, 4096, "HNSW EF_RUNTIME used by searches"),
+  SEARCH_TIMEOUT_MS: Int(2000, 10, 60_000, "Query Engine timeout per search (a timeout is an error)"),
+  WORKER_CONCURRENCY: Int(0, 0, 10_000, "Jobs held at once per worker (0 = 2 x EMBED_BATCH_SIZE)"),
+  JOB_LOCK_MS: Int(10_000, 1000, 600_000, "BullMQ lock; a killed worker's jobs return after ~lock + stalled interval"),
+  STALLED_INTERVAL_MS: Int(5000, 500, 600_000, "BullMQ stalled-job check interval"),
+  OUTBOX_REDRIVE_MS: Int(15_000, 1000, 3_600_000, "Age after which an unqueued message is queued again"),
+  WS_HEARTBEAT_MS: Int(30_000, 1000, 600_000, "WebSocket ping interval; a socket silent for two is closed"),
+  WS_MAX_BUFFER_BYTES: Int(1_048_576, 1024, 1_073_741_824, "Unsent bytes after which a slow socket is closed"),
+  SHUTDOWN_TIMEOUT_MS: Int(15_000, 100, 600_000, "Longest graceful shutdown"),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads and validates the configuration. Unknown variables are ignored; a bad value throws a
+ * ConfigError naming the variable, and production refuses a default or short JWT secret.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const name = e.path.replace(/^\//, "") || "(config)";
+      return `${name}=${JSON.stringify(raw[name] ?? null)}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join("\n  ")}`);
+  }
+  const config = withDefaults as Config;
+  if (config.NODE_ENV === "production" && (config.JWT_SECRET === DEV_JWT_SECRET || config.JWT_SECRET.length < 32)) {
+    throw new ConfigError("JWT_SECRET: production needs a secret of at least 32 characters (not the default)");
+  }
+  return config;
+}

@@ -1,0 +1,82 @@
+import type { Queue } from "bullmq";
+import { createTokens, type Tokens } from "./auth/tokens";
+import type { Redis } from "ioredis";
+import { type Config, ConfigError } from "./config";
+import { createLogger, type Logger } from "./log";
+import { createEmbedder, type Embedder } from "./store/embeddings";
+import { keys } from "./store/keys";
+import { createIndexQueue, type IndexJobData } from "./store/queue";
+import { closeRedis, createRedis, waitReady } from "./store/redis";
+import { createVectorIndex, detectVectorSupport, type VectorEngine, type VectorIndex } from "./store/vector-index";
+
+/** Everything a request handler or job processor needs; built once per process by `createDeps`. */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  /** request-path connection: fails fast while Redis is away */
+  redis: Redis;
+  queue: Queue<IndexJobData>;
+  embedder: Embedder;
+  vectors: VectorIndex;
+  tokens: Tokens;
+}
+
+export interface DepsOptions {
+  log?: Logger;
+  embedder?: Embedder;
+  /** How long to wait for Redis at start. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * The composition root. Connects to Redis, picks the vector engine, checks that stored vectors
+ * belong to the configured model (refusing to start otherwise), and creates the index if missing.
+ */
+export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
+  const log = options.log ?? createLogger(config.LOG_LEVEL);
+  if (!config.REDIS_URL) throw new ConfigError("REDIS_URL: not set (bun run start sets it for its embedded Redis)");
+  const redis = createRedis(config.REDIS_URL, "request", log);
+  try {
+    await waitReady(redis, options.readyTimeoutMs ?? 15_000);
+    const embedder = options.embedder ?? createEmbedder(config, log);
+    await claimEmbeddingModel(redis, embedder.modelKey);
+    const engine = await chooseEngine(redis, config);
+    const vectors = createVectorIndex(redis, engine, embedder, config, log);
+    await vectors.ensure();
+    const queue = createIndexQueue(redis);
+    log.info({ engine, index: vectors.name, model: embedder.modelKey }, "vector engine ready");
+    return { config, log, redis, queue, embedder, vectors, tokens: createTokens(config) };
+  } catch (error) {
+    await closeRedis(redis);
+    throw error;
+  }
+}
+
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.queue.close().catch(() => undefined);
+  await closeRedis(deps.redis);
+}
+
+async function chooseEngine(redis: Redis, config: Config): Promise<VectorEngine> {
+  if (config.VECTOR_ENGINE === "exact") return "exact";
+  const supported = await detectVectorSupport(redis);
+  if (supported) return "query-engine";
+  if (config.VECTOR_ENGINE === "query-engine")
+    throw new ConfigError("VECTOR_ENGINE=query-engine but this Redis has no vector search (use Redis Stack or Redis 8)");
+  return "exact";
+}
+
+/**
+ * The first process to start records which model the vectors are made by; a later process with
+ * another model refuses to start instead of mixing vectors from two models.
+ */
+async function claimEmbeddingModel(redis: Redis, modelKey: string): Promise<void> {
+  await redis.set(keys.embeddingModel(), modelKey, "NX");
+  const stored = await redis.get(keys.embeddingModel());
+  if (stored !== modelKey) {
+    throw new ConfigError(
+      `EMBEDDING_MODEL: stored vectors were made by "${stored}" but the configured model is "${modelKey}". ` +
+        `Re-embed everything with the new model: bun run reindex --switch-model (or set the old model back).`,
+    );
+  }
+}

@@ -1,0 +1,37 @@
+import { type TSchema, t } from "elysia";
+
+/**
+ * Tenant, conversation and message ids: 1-128 characters, anything printable. Control characters
+ * are refused (they are the vector index's tag separator); everything else, `:` `@` `.` `-`
+ * spaces and unicode included, is stored and matched exactly.
+ */
+export const Id = (description: string, example: string) =>
+  t.String({ minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001f\\u007f]+$", description, examples: [example] });
+
+export const TenantId = Id("Namespace inside your account (e.g. one per app or end user)", "my-app");
+export const ConversationId = Id("Conversation id, chosen by you", "user-123");
+export const MessageId = Id("Message id", "0192f3c4-5b6a-7c8d-9e0f-a1b2c3d4e5f6");
+
+/** Optional and nullable: the guide's clients send `null` for "not given". */
+export const Maybe = <T extends TSchema>(schema: T) => t.Optional(t.Union([schema, t.Null()]));
+
+export const ErrorBody = t.Object(
+  {
+    message: t.String(),
+    code: t.String(),
+    details: t.Optional(t.Unknown()),
+    request_id: t.Optional(t.String()),
+  },
+  { examples: [{ message: "Invalid request: content", code: "validation_error", details: [{ field: "content", message: "Expected string length greater or equal to 1" }] }] },
+);
+
+/** Standard error responses, for the OpenAPI document. */
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+
+export const Metadata = t.Record(t.String(), t.Unknown(), { description: "Any JSON object", examples: [{ source: "web" }] });
+
+/** Turns `null` into `undefined` so services see one "not given". */
+export const given = <T>(value: T | null | undefined): T | undefined => (value === null ? undefined : value);
+
+/** OpenAPI security of routes that take either credential. */
+export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKey: [] }];

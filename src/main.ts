@@ -1,0 +1,32 @@
+import { createApp } from "./app";
+import { loadConfig } from "./config";
+import { closeDeps, createDeps } from "./deps";
+import { failStart, onShutdownSignal } from "./lifecycle";
+import { createLogger } from "./log";
+import { createRealtime } from "./realtime/hub";
+
+/** API entry: config -> deps -> app.listen -> graceful shutdown. */
+async function main() {
+  let log = createLogger("info", { service: "api" });
+  try {
+    const config = loadConfig();
+    log = createLogger(config.LOG_LEVEL, { service: "api" });
+    const deps = await createDeps(config, { log });
+    const realtime = await createRealtime(config.REDIS_URL as string, log);
+    const app = createApp(deps, realtime).listen({
+      hostname: config.HOST,
+      port: config.PORT,
+      maxRequestBodySize: config.MAX_BODY_BYTES + 1024,
+    });
+    log.info({ port: app.server?.port, engine: deps.vectors.engine, docs: "/docs" }, "api listening");
+    onShutdownSignal(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
+      await realtime.close(1001, "server shutting down");
+      await app.stop();
+      await closeDeps(deps);
+    });
+  } catch (error) {
+    failStart(log, error);
+  }
+}
+
+await main();

@@ -1,0 +1,55 @@
+import type { Deps } from "../deps";
+import { keys, parseOutboxMember } from "../store/keys";
+import { indexJobOptions, newJobId } from "../store/queue";
+
+const SWEEP_LIMIT = 500;
+const LIVE_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
+
+/**
+ * Queues again every accepted message whose job is gone: the API died between storing and
+ * enqueueing, the enqueue failed, or Redis lost the job. Only entries older than
+ * OUTBOX_REDRIVE_MS are looked at, and a message whose job is still alive is left alone.
+ * One sweeper runs at a time across all workers (a short Redis lock).
+ */
+export async function sweepOutbox(deps: Deps, workerId: string): Promise<number> {
+  const { redis, queue, config } = deps;
+  const period = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
+  const locked = await redis.set("mm:outbox-lock", workerId, "PX", period, "NX");
+  if (!locked) return 0;
+  const now = Date.now();
+  const members = await redis.zrangebyscore(keys.outbox(), "-inf", now - config.OUTBOX_REDRIVE_MS, "LIMIT", 0, SWEEP_LIMIT);
+  if (members.length === 0) return 0;
+
+  const byJob = new Map<string, { account: string; ids: string[] }>();
+  const orphans: string[] = [];
+  for (const member of members) {
+    const { account, messageId } = parseOutboxMember(member);
+    const [status, jobId] = await redis.hmget(keys.message(account, messageId), "status", "job_id");
+    if (status !== "pending") {
+      orphans.push(member);
+      continue;
+    }
+    const group = `${account}\n${jobId ?? ""}`;
+    const entry = byJob.get(group) ?? { account, ids: [] };
+    entry.ids.push(messageId);
+    byJob.set(group, entry);
+  }
+  if (orphans.length > 0) await redis.zrem(keys.outbox(), ...orphans);
+
+  let requeued = 0;
+  for (const [group, { account, ids }] of byJob) {
+    const oldJobId = group.split("\n")[1];
+    const state = oldJobId ? await queue.getJobState(oldJobId) : "unknown";
+    if (LIVE_STATES.has(state)) continue;
+    const jobId = newJobId();
+    const pipeline = redis.multi();
+    for (const id of ids) pipeline.hset(keys.message(account, id), "job_id", jobId);
+    await pipeline.exec();
+    await queue.add("index", { account, ids }, { ...indexJobOptions(config), jobId });
+    requeued += ids.length;
+  }
+  // Touch what was looked at so the next sweep moves on to older entries first.
+  await redis.zadd(keys.outbox(), "XX", ...members.filter((m) => !orphans.includes(m)).flatMap((m) => [now, m]));
+  if (requeued > 0) deps.log.warn({ requeued }, "outbox: queued messages whose job was missing");
+  return requeued;
+}

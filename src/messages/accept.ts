@@ -1,0 +1,190 @@
+import type { Redis } from "ioredis";
+import { assertTenant } from "../auth/credentials";
+import type { Principal } from "../auth/model";
+import type { Deps } from "../deps";
+import { conflict, validationFailed } from "../errors";
+import type { FieldError } from "../http/error-response";
+import { envelope } from "../realtime/model";
+import { keys, outboxMember } from "../store/keys";
+import { chunk, indexJobOptions, newJobId } from "../store/queue";
+import { Script } from "../store/script";
+import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
+
+const KEYS_PER_MESSAGE = 5;
+const ARGS_PER_MESSAGE = 13;
+
+/**
+ * Stores messages, their conversations and outbox entries in one atomic step. An id that already
+ * exists with the same content is a retry (left as is); with other content it is a conflict and
+ * nothing is written. Returns 1 (stored) or 0 (already there) per message, or {-1, index}.
+ */
+const ACCEPT = new Script(`
+local n = tonumber(ARGV[1])
+local now = ARGV[2]
+for i = 0, n - 1 do
+  local fp = redis.call('HGET', KEYS[3 + i * ${KEYS_PER_MESSAGE}], 'fp')
+  if fp and fp ~= ARGV[3 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, i} end
+end
+local result = {}
+for i = 0, n - 1 do
+  local k = 3 + i * ${KEYS_PER_MESSAGE}
+  local a = 3 + i * ${ARGS_PER_MESSAGE}
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    result[#result + 1] = 0
+  else
+    redis.call('HSET', KEYS[k], 'id', ARGV[a], 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2],
+      'role', ARGV[a + 3], 'content', ARGV[a + 4], 'importance', ARGV[a + 5], 'metadata', ARGV[a + 6],
+      'status', 'pending', 'created_at', ARGV[a + 7], 'created_ms', ARGV[a + 8], 'fp', ARGV[a + 9], 'job_id', ARGV[a + 10])
+    local conv = KEYS[k + 1]
+    if redis.call('EXISTS', conv) == 0 then
+      redis.call('HSET', conv, 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2], 'title', '',
+        'metadata', 'null', 'message_count', 0, 'created_at', ARGV[a + 7], 'updated_at', ARGV[a + 7])
+    end
+    redis.call('HINCRBY', conv, 'message_count', 1)
+    redis.call('HSET', conv, 'last_message_at', ARGV[a + 7])
+    redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], ARGV[a + 2])
+    redis.call('SADD', KEYS[k + 3], ARGV[a + 1])
+    redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a])
+    redis.call('SADD', KEYS[2], ARGV[a + 1])
+    redis.call('ZADD', KEYS[1], now, ARGV[a + 12])
+    result[#result + 1] = 1
+  end
+end
+return result
+`);
+
+interface Prepared {
+  id: string;
+  input: MessageInput;
+  importance: number;
+  metadata: string;
+  fp: string;
+  jobId: string;
+}
+
+const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
+/** Ids derived from an Idempotency-Key: the same key and position always give the same id. */
+function idFromIdempotencyKey(account: string, key: string, index: number): string {
+  return `idem-${sha256(`${account}\n${key}\n${index}`).slice(0, 32)}`;
+}
+
+/** Checks the configured limits (the schema has only hard ceilings), naming each bad field. */
+function checkLimits(deps: Deps, inputs: MessageInput[], path: (i: number) => string): void {
+  const { MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_BATCH_MESSAGES } = deps.config;
+  const problems: FieldError[] = [];
+  if (inputs.length > MAX_BATCH_MESSAGES)
+    problems.push({ field: "messages", message: `At most ${MAX_BATCH_MESSAGES} messages per batch` });
+  const seen = new Map<string, number>();
+  inputs.forEach((m, i) => {
+    if (m.content.length > MAX_CONTENT_CHARS)
+      problems.push({ field: `${path(i)}content`, message: `At most ${MAX_CONTENT_CHARS} characters` });
+    if (m.metadata && Buffer.byteLength(JSON.stringify(m.metadata)) > MAX_METADATA_BYTES)
+      problems.push({ field: `${path(i)}metadata`, message: `At most ${MAX_METADATA_BYTES} bytes as JSON` });
+    if (m.id) {
+      const first = seen.get(m.id);
+      if (first !== undefined) problems.push({ field: `${path(i)}id`, message: `Same id as ${path(first)}id` });
+      else seen.set(m.id, i);
+    }
+  });
+  if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+}
+
+function prepare(deps: Deps, account: string, inputs: MessageInput[], idempotencyKey?: string): Prepared[] {
+  const jobIds = chunk(inputs, deps.config.EMBED_BATCH_SIZE).flatMap((part) => {
+    const id = newJobId();
+    return part.map(() => id);
+  });
+  return inputs.map((input, i) => {
+    const importance = input.importance ?? DEFAULT_IMPORTANCE;
+    const metadata = JSON.stringify(input.metadata ?? null);
+    const id = input.id ?? (idempotencyKey ? idFromIdempotencyKey(account, idempotencyKey, i) : Bun.randomUUIDv7());
+    const fp = sha256(JSON.stringify([input.tenant_id, input.conversation_id, input.role, input.content, importance, metadata]));
+    return { id, input, importance, metadata, fp, jobId: jobIds[i] };
+  });
+}
+
+async function store(redis: Redis, account: string, prepared: Prepared[], now: number): Promise<number[]> {
+  const createdAt = new Date(now).toISOString();
+  const keyList: string[] = [keys.outbox(), keys.tenants(account)];
+  const args: (string | number)[] = [prepared.length, now];
+  prepared.forEach((p, i) => {
+    const { tenant_id: tenant, conversation_id: conv } = p.input;
+    keyList.push(
+      keys.message(account, p.id),
+      keys.conversation(account, tenant, conv),
+      keys.conversations(account, tenant),
+      keys.conversationTenants(account, conv),
+      keys.conversationMessages(account, tenant, conv),
+    );
+    args.push(
+      p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, createdAt, now, p.fp, p.jobId,
+      now * 1000 + i, outboxMember(account, p.id),
+    );
+  });
+  const result = await ACCEPT.run<number[]>(redis, keyList, args);
+  if (result[0] === -1) {
+    const at = result[1];
+    throw conflict("idempotency_conflict", `Message id "${prepared[at].id}" was already used for different content`, {
+      index: at,
+      id: prepared[at].id,
+    });
+  }
+  return result;
+}
+
+/**
+ * Accepts messages for indexing: validated, stored atomically with an outbox entry, then queued.
+ * A failed enqueue loses nothing: the outbox sweeper queues whatever stays unqueued.
+ * Returns the messages in input order (retries get the stored message).
+ */
+export async function acceptMessages(
+  deps: Deps,
+  principal: Principal,
+  inputs: MessageInput[],
+  options: { idempotencyKey?: string; batch: boolean },
+): Promise<Message[]> {
+  const path = (i: number) => (options.batch ? `messages.${i}.` : "");
+  checkLimits(deps, inputs, path);
+  for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
+  const { account } = principal;
+  const now = Date.now();
+  const prepared = prepare(deps, account, inputs, options.idempotencyKey);
+  const stored = await store(deps.redis, account, prepared, now);
+
+  const messages: Message[] = [];
+  const fresh: Prepared[] = [];
+  for (const [i, p] of prepared.entries()) {
+    if (stored[i] === 1) {
+      fresh.push(p);
+      messages.push({
+        id: p.id, tenant_id: p.input.tenant_id, conversation_id: p.input.conversation_id, role: p.input.role,
+        content: p.input.content, importance: p.importance, metadata: p.input.metadata ?? null, status: "pending",
+        created_at: new Date(now).toISOString(), indexed_at: null, error: null,
+      });
+    } else {
+      messages.push(toMessage(await deps.redis.hgetall(keys.message(account, p.id))));
+    }
+  }
+  await enqueue(deps, account, fresh);
+  const pipeline = deps.redis.pipeline();
+  for (const i of prepared.keys()) {
+    if (stored[i] === 1) pipeline.publish(keys.eventsChannel(), envelope(account, "message.created", messages[i]));
+  }
+  await pipeline.exec().catch(() => undefined);
+  return messages;
+}
+
+async function enqueue(deps: Deps, account: string, fresh: Prepared[]): Promise<void> {
+  if (fresh.length === 0) return;
+  const byJob = new Map<string, string[]>();
+  for (const p of fresh) byJob.set(p.jobId, [...(byJob.get(p.jobId) ?? []), p.id]);
+  const options = indexJobOptions(deps.config);
+  try {
+    await deps.queue.addBulk(
+      [...byJob].map(([jobId, ids]) => ({ name: "index", data: { account, ids }, opts: { ...options, jobId } })),
+    );
+  } catch (error) {
+    deps.log.warn({ err: (error as Error).message, count: fresh.length }, "enqueue failed; the outbox sweeper will queue these");
+  }
+}

@@ -1,0 +1,62 @@
+import { Elysia, t } from "elysia";
+import { chargeRate, requireAuth } from "../auth/credentials";
+import type { Deps } from "../deps";
+import { errors, MessageId, security } from "../http/schemas";
+import { acceptMessages } from "./accept";
+import { BatchCreated, BatchInput, Message, MessageInput } from "./model";
+import { deleteMessage, getMessage } from "./remove";
+
+const IdempotencyHeaders = t.Object({
+  "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Makes a retry safe: stored once, same answer" })),
+});
+
+export function messageRoutes(deps: Deps) {
+  return new Elysia({ prefix: "/v1/messages", tags: ["Messages"] })
+    .derive(requireAuth(deps))
+    .post(
+      "",
+      async ({ principal, body, headers, set }) => {
+        const [message] = await acceptMessages(deps, principal, [body], { idempotencyKey: headers["idempotency-key"], batch: false });
+        set.status = 202;
+        return message;
+      },
+      {
+        body: MessageInput,
+        headers: IdempotencyHeaders,
+        response: { 202: Message, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
+        detail: { summary: "Store a message; answered once it is durably stored and queued (202), indexed in the background", security },
+      },
+    )
+    .post(
+      "/batch",
+      async ({ principal, body, headers, set }) => {
+        const extra = Math.floor(body.messages.length / deps.config.RATE_LIMIT_BATCH_UNIT);
+        if (extra > 0) Object.assign(set.headers, await chargeRate(deps, principal, extra));
+        const created = await acceptMessages(deps, principal, body.messages, { idempotencyKey: headers["idempotency-key"], batch: true });
+        set.status = 202;
+        return { created };
+      },
+      {
+        body: BatchInput,
+        headers: IdempotencyHeaders,
+        response: { 202: BatchCreated, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
+        detail: { summary: "Store 1 to 1,000 messages at once; all or nothing (a 400 names each bad item)", security },
+      },
+    )
+    .get("/:id", ({ principal, params }) => getMessage(deps, principal, params.id), {
+      params: t.Object({ id: MessageId }),
+      response: { 200: Message, ...errors(401, 403, 404) },
+      detail: { summary: "A message with its indexing status (pending, indexed or failed)", security },
+    })
+    .delete(
+      "/:id",
+      async ({ principal, params, set }) => {
+        await deleteMessage(deps, principal, params.id);
+        set.status = 204;
+      },
+      {
+        params: t.Object({ id: MessageId }),
+        detail: { summary: "Delete a message; it leaves search and history at once", security },
+      },
+    );
+}

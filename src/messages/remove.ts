@@ -1,0 +1,70 @@
+import { assertTenant, canSeeTenant } from "../auth/credentials";
+import type { Principal } from "../auth/model";
+import type { Deps } from "../deps";
+import { notFound } from "../errors";
+import { envelope } from "../realtime/model";
+import { keys, outboxMember } from "../store/keys";
+import { Script } from "../store/script";
+import { type Message, toMessage } from "./model";
+
+/**
+ * Removes a message with its vector (from both engine layouts) and outbox entry, atomically, so
+ * it leaves search at once; the indexing script checks the message still exists before writing.
+ */
+const REMOVE = new Script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('ZREM', KEYS[3], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'message_count', -1)
+end
+redis.call('DEL', KEYS[4])
+redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[2])
+return 1
+`);
+
+/** The caller's message, or 404 (also when an API key may not see its tenant: it learns nothing). */
+export async function getMessage(deps: Deps, principal: Principal, id: string): Promise<Message> {
+  const row = await deps.redis.hgetall(keys.message(principal.account, id));
+  if (!row.id || !canSeeTenant(principal, row.tenant_id)) throw notFound("Message");
+  assertTenant(principal, row.tenant_id, "read");
+  return toMessage(row);
+}
+
+export async function removeMessages(deps: Deps, account: string, messages: Message[]): Promise<number> {
+  const results = await Promise.all(
+    messages.map((m) => {
+      const { docKey, exactKey } = deps.vectors.removalFor(account, m.tenant_id, m.id);
+      return REMOVE.run<number>(
+        deps.redis,
+        [
+          keys.message(account, m.id),
+          keys.conversation(account, m.tenant_id, m.conversation_id),
+          keys.conversationMessages(account, m.tenant_id, m.conversation_id),
+          docKey,
+          exactKey,
+          keys.outbox(),
+        ],
+        [m.id, outboxMember(account, m.id)],
+      );
+    }),
+  );
+  const pipeline = deps.redis.pipeline();
+  messages.forEach((m, i) => {
+    if (results[i] === 1) pipeline.publish(keys.eventsChannel(), envelope(account, "message.deleted", m));
+  });
+  await pipeline.exec().catch(() => undefined);
+  return results.filter((r) => r === 1).length;
+}
+
+export async function deleteMessage(deps: Deps, principal: Principal, id: string): Promise<void> {
+  const message = await getMessage(deps, principal, id);
+  assertTenant(principal, message.tenant_id, "write");
+  await removeMessages(deps, principal.account, [message]);
+}
+
+/** Loads stored messages by id, in order, skipping ones that no longer exist. */
+export async function loadMessages(deps: Deps, account: string, ids: string[]): Promise<Message[]> {
+  const rows = await Promise.all(ids.map((id) => deps.redis.hgetall(keys.message(account, id))));
+  return rows.filter((r) => r.id).map(toMessage);
+}

@@ -1,0 +1,48 @@
+import { Elysia, t } from "elysia";
+import { assertTenant, authenticate, credentialsOf } from "../auth/credentials";
+import type { Deps } from "../deps";
+import { ConversationId, TenantId } from "../http/schemas";
+import type { Realtime, Subscriber } from "./hub";
+
+/**
+ * `GET /ws/messages/{tenant_id}`: credentials by header, or `token` / `api_key` query parameter
+ * (browsers cannot set headers). The upgrade is refused with 401 or 403 before any socket exists.
+ */
+export function realtimeRoutes(deps: Deps, realtime: Realtime) {
+  const subs = new WeakMap<object, Subscriber>();
+  return new Elysia({ tags: ["Realtime"] })
+    .derive(async ({ request, params }) => {
+      const principal = await authenticate(deps, credentialsOf(request, true));
+      const tenant = (params as { tenant_id?: string }).tenant_id;
+      if (tenant !== undefined) assertTenant(principal, tenant, "read");
+      return { principal };
+    })
+    .ws("/ws/messages/:tenant_id", {
+      params: t.Object({ tenant_id: TenantId }),
+      query: t.Object({
+        conversation_id: t.Optional(ConversationId),
+        token: t.Optional(t.String()),
+        api_key: t.Optional(t.String()),
+      }),
+      detail: { summary: "Event stream of a tenant (message.created / indexed / failed / deleted)" },
+      open(ws) {
+        const { principal, params, query } = ws.data;
+        const sub: Subscriber = {
+          account: principal.account,
+          tenant: params.tenant_id,
+          conversation: query.conversation_id,
+          send: (data) => ws.send(data),
+          close: (code, reason) => ws.close(code, reason),
+        };
+        subs.set(ws.raw, sub);
+        realtime.add(sub);
+      },
+      close(ws) {
+        const sub = subs.get(ws.raw);
+        if (sub) realtime.remove(sub);
+      },
+      message() {
+        // Clients only listen; pings and pongs are handled by the server.
+      },
+    });
+}

@@ -1,0 +1,42 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { t } from "elysia";
+import type { Config } from "../config";
+import { keys, QUEUE_INDEX } from "./keys";
+
+/** One job = the message ids one API request accepted (a single message or a batch chunk). */
+export const IndexJobData = t.Object({
+  account: t.String(),
+  ids: t.Array(t.String(), { minItems: 1 }),
+  /** re-embed even if already indexed (reindex of a tenant, model switch) */
+  force: t.Optional(t.Boolean()),
+});
+export type IndexJobData = typeof IndexJobData.static;
+
+export function createIndexQueue(connection: Redis): Queue<IndexJobData> {
+  return new Queue<IndexJobData>(QUEUE_INDEX, { connection, prefix: keys.bullPrefix() });
+}
+
+/** Retry policy of indexing jobs: exponential backoff with a cap (see `backoffStrategy`). */
+export function indexJobOptions(config: Config) {
+  return {
+    attempts: config.EMBED_MAX_ATTEMPTS,
+    backoff: { type: "capped-exponential" as const },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 86_400, count: 100_000 },
+  };
+}
+
+export function backoffDelay(config: Config, attemptsMade: number): number {
+  return Math.min(config.EMBED_BACKOFF_MAX_MS, config.EMBED_BACKOFF_MS * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** Job ids are deterministic per accepted request and never contain `:`. */
+export const newJobId = () => `ix-${Bun.randomUUIDv7()}`;
+
+/** Splits ids into jobs of at most `size`, so one job never holds more than one embedder batch. */
+export function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll } from "bun:test";
+import { createApp } from "../../src/app";
+import { type Config, loadConfig } from "../../src/config";
+import { closeDeps, createDeps, type Deps } from "../../src/deps";
+import { createLogger } from "../../src/log";
+import { createRealtime, type Realtime } from "../../src/realtime/hub";
+import type { Embedder } from "../../src/store/embeddings";
+import { startTestRedis } from "./redis";
+
+export type TestEnv = Record<string, string>;
+
+export function testConfig(redisUrl: string, env: TestEnv = {}): Config {
+  return loadConfig({ NODE_ENV: "test", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", REDIS_URL: redisUrl, AUTH_RATE_LIMIT: "100000", ...env });
+}
+
+export interface Harness {
+  redisUrl: string;
+  deps: Deps;
+  app: ReturnType<typeof createApp>;
+  realtime?: Realtime;
+  /** In-process request: `app.handle(new Request('http://localhost/...'))`. */
+  request(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<Response>;
+  json<T = any>(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  /** Registers a fresh account and returns its access token. */
+  account(name?: string): Promise<{ token: string; refresh: string; userId: string; email: string }>;
+}
+
+let counter = 0;
+
+/**
+ * Starts a private Redis for the test file and builds deps + app against it (in beforeAll);
+ * everything is closed and the Redis stopped by pid in afterAll.
+ */
+export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; realtime?: boolean } = {}): Harness {
+  const h = {} as Harness;
+  let stopRedis: () => Promise<void> = async () => undefined;
+  beforeAll(async () => {
+    const redis = await startTestRedis();
+    stopRedis = redis.stop;
+    h.redisUrl = redis.url;
+    const config = testConfig(redis.url, env);
+    h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
+    if (options.realtime) h.realtime = await createRealtime(redis.url, h.deps.log);
+    h.app = createApp(h.deps, h.realtime);
+  }, 60_000);
+  afterAll(async () => {
+    await h.realtime?.close();
+    if (h.deps) await closeDeps(h.deps);
+    await stopRedis();
+  }, 30_000);
+
+  h.request = (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    if (o.apiKey) headers["x-api-key"] = o.apiKey;
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      body = typeof o.body === "string" ? o.body : JSON.stringify(o.body);
+      headers["content-type"] ??= "application/json";
+    }
+    return h.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+  };
+  h.json = async (method, path, o) => {
+    const response = await h.request(method, path, o);
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  };
+  h.account = async (name) => {
+    const n = `${name ?? "user"}${process.pid}x${++counter}`;
+    const email = `${n}@example.com`;
+    const reg = await h.json("POST", "/v1/auth/register", { body: { email, username: n, password: "SecurePass123" } });
+    if (reg.status !== 201) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
+    const login = await h.json("POST", "/v1/auth/login", { body: { email, password: "SecurePass123" } });
+    return { token: login.body.access_token, refresh: login.body.refresh_token, userId: reg.body.id, email };
+  };
+  return h;
+}
+
+/** Polls until `check` returns a truthy value or `timeoutMs` passes (then throws with `what`). */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await Bun.sleep(50);
+  }
+}

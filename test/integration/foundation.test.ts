@@ -1,0 +1,104 @@
+import { describe, expect, test } from "bun:test";
+import { useHarness } from "../helpers/app";
+
+const h = useHarness();
+
+describe("health and readiness", () => {
+  test("GET /health is 200 with a request id", async () => {
+    const res = await h.request("GET", "/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test("GET /ready names the vector engine", async () => {
+    const { status, body } = await h.json("GET", "/ready");
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      status: "ready",
+      redis: true,
+      queue: true,
+      vector_engine: h.deps.vectors.engine,
+      vector_index: h.deps.vectors.name,
+      embedding_model: "local-use-lite-512",
+    });
+  });
+});
+
+describe("error contract", () => {
+  test("unknown route is a JSON 404", async () => {
+    const { status, body, headers } = await h.json("GET", "/nope");
+    expect(status).toBe(404);
+    expect(body).toMatchObject({ code: "not_found", message: "No such route" });
+    expect(headers.get("x-request-id")).toBe(body.request_id);
+  });
+
+  test("a bad body is 400 naming the fields, never 422", async () => {
+    const { token } = await h.account();
+    const { status, body } = await h.json("POST", "/v1/messages", {
+      token,
+      body: { tenant_id: "t", conversation_id: "c", role: "robot", content: "", importance: 3 },
+    });
+    expect(status).toBe(400);
+    expect(body.code).toBe("validation_error");
+    const fields = body.details.map((d: { field: string }) => d.field).sort();
+    expect(fields).toEqual(["content", "importance", "role"]);
+  });
+
+  test("malformed JSON is 400", async () => {
+    const { token } = await h.account();
+    const { status, body } = await h.json("POST", "/v1/messages", { token, body: '{"tenant_id": ' });
+    expect(status).toBe(400);
+    expect(body.code).toBe("malformed_json");
+  });
+
+  test("another content type is 415", async () => {
+    const { token } = await h.account();
+    const { status, body } = await h.json("POST", "/v1/messages", { token, body: "tenant_id=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(status).toBe(415);
+    expect(body.code).toBe("unsupported_media_type");
+  });
+
+  test("a body over the limit is 413", async () => {
+    const { token } = await h.account();
+    const big = "x".repeat(h.deps.config.MAX_BODY_BYTES + 10);
+    const { status, body } = await h.json("POST", "/v1/messages", { token, body: JSON.stringify({ content: big }) });
+    expect(status).toBe(413);
+    expect(body.code).toBe("payload_too_large");
+  });
+
+  test("a caller's request id is echoed back", async () => {
+    const res = await h.request("GET", "/health", { headers: { "x-request-id": "trace-12345678" } });
+    expect(res.headers.get("x-request-id")).toBe("trace-12345678");
+  });
+
+  test("CORS preflight allows browser clients", async () => {
+    const res = await h.request("OPTIONS", "/v1/messages", {
+      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" },
+    });
+    expect(res.status).toBeLessThan(300);
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+  });
+});
+
+describe("OpenAPI and Swagger UI", () => {
+  test("/docs/json is an OpenAPI document describing every route", async () => {
+    const { status, body } = await h.json("GET", "/docs/json");
+    expect(status).toBe(200);
+    expect(body.openapi).toMatch(/^3\./);
+    for (const path of ["/v1/messages", "/v1/messages/batch", "/v1/memory/search", "/v1/conversations", "/v1/auth/login"]) {
+      expect(Object.keys(body.paths)).toContain(path);
+    }
+  });
+
+  test("/docs serves Swagger UI from local assets only", async () => {
+    const res = await h.request("GET", "/docs");
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(html).toContain("/docs/assets/swagger-ui-bundle.js");
+    expect(html).not.toMatch(/https?:\/\/(unpkg|cdn|cdnjs|jsdelivr)/);
+    const asset = await h.request("GET", "/docs/assets/swagger-ui-bundle.js");
+    expect(asset.status).toBe(200);
+    expect((await asset.text()).length).toBeGreaterThan(100_000);
+  });
+});
