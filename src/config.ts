@@ -34,7 +34,7 @@ export const ConfigSchema = t.Object({
   MAX_BODY_BYTES: Int(16 * 1024 * 1024, 1024, 256 * 1024 * 1024, "Largest request body"),
   MAX_CONTENT_CHARS: Int(32_000, 1, 1_000_000, "Longest message content"),
   MAX_METADATA_BYTES: Int(16_384, 2, 1_048_576, "Largest metadata object, as JSON"),
-  MAX_BATCH_MESSAGES: Int(1000, 1, 10_000, "Most messages in one batch request"),
+  MAX_BATCH_MESSAGES: Int(1000, 1, 1000, "Most messages in one batch request"),
   RATE_LIMIT_REQUESTS: Int(1200, 1, 10_000_000, "Requests per window per credential"),
   RATE_LIMIT_WINDOW_S: Int(60, 1, 86_400, "Rate limit window"),
   RATE_LIMIT_BATCH_UNIT: Int(50, 1, 10_000, "A batch costs 1 + floor(messages / this) requests"),

@@ -1,5 +1,5 @@
 import { t } from "elysia";
-import { ConversationId, Maybe, Metadata, TenantId } from "../http/schemas";
+import { ConversationId, Maybe, Metadata, QueryNumber, TenantId } from "../http/schemas";
 import { Message } from "../messages/model";
 
 export const UpsertConversation = t.Object({
@@ -29,16 +29,16 @@ export const Conversation = t.Object(
 export type Conversation = typeof Conversation.static;
 
 const Page = {
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 200, default: 20 })),
-  offset: t.Optional(t.Numeric({ minimum: 0, default: 0 })),
+  limit: QueryNumber("limit", 1, 200, { integer: true, description: "default 20" }),
+  offset: QueryNumber("offset", 0, 1_000_000_000, { integer: true, description: "default 0" }),
 };
 
 export const ListQuery = t.Object({ tenant_id: TenantId, ...Page });
 export const ConversationQuery = t.Object({ tenant_id: t.Optional(TenantId) });
 export const HistoryQuery = t.Object({
   tenant_id: t.Optional(TenantId),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000, default: 100 })),
-  offset: t.Optional(t.Numeric({ minimum: 0, default: 0 })),
+  limit: QueryNumber("limit", 1, 1000, { integer: true, description: "default 100" }),
+  offset: QueryNumber("offset", 0, 1_000_000_000, { integer: true, description: "default 0" }),
 });
 
 export const ConversationList = t.Object({

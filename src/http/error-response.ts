@@ -7,6 +7,11 @@ export interface FieldError {
 
 /** Turns Elysia/TypeBox validation errors into `[{ field: "messages.3.content", message }]`, one per field. */
 export function fieldErrors(error: unknown): FieldError[] {
+  // Elysia checks a coerced query number on its own and loses its path; `QueryNumber` puts the
+  // field name in the schema's custom error ("top_k: ...") for exactly this case.
+  const custom = (error as { customError?: unknown }).customError;
+  const named = typeof custom === "string" ? /^([\w.]+): (.+)$/.exec(custom) : null;
+  if (named && (error as { type?: string }).type === "property") return [{ field: named[1], message: named[2] }];
   const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? [];
   const seen = new Map<string, string>();
   for (const item of all) {

@@ -35,3 +35,16 @@ export const given = <T>(value: T | null | undefined): T | undefined => (value =
 
 /** OpenAPI security of routes that take either credential. */
 export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKey: [] }];
+
+/** A number in the query string, with a range error that names the field. */
+export const QueryNumber = (field: string, minimum: number, maximum: number, options: { default?: number; description?: string; integer?: boolean } = {}) =>
+  t.Optional(
+    t.Numeric({
+      minimum,
+      maximum,
+      ...(options.integer ? { multipleOf: 1 } : {}),
+      default: options.default,
+      description: options.description,
+      error: `${field}: expected a ${options.integer ? "whole number" : "number"} from ${minimum} to ${maximum}`,
+    }),
+  );

@@ -45,7 +45,7 @@ export function createEmbedBatcher(embedder: Embedder, size: number, waitMs: num
     try {
       const vectors = await embedder.embed(batch.map((p) => p.text));
       onBatch?.({ size: batch.length, ms: performance.now() - t0, ok: true });
-      batch.forEach((p, i) => p.resolve(vectors[i]));
+      for (const [i, p] of batch.entries()) p.resolve(vectors[i]);
     } catch (error) {
       onBatch?.({ size: batch.length, ms: performance.now() - t0, ok: false });
       for (const p of batch) p.reject(error);

@@ -1,13 +1,13 @@
 import { t } from "elysia";
-import { ConversationId, Metadata, TenantId } from "../http/schemas";
+import { ConversationId, Metadata, QueryNumber, TenantId } from "../http/schemas";
 import { Role } from "../messages/model";
 
 export const SearchQuery = t.Object({
   tenant_id: TenantId,
   query: t.String({ minLength: 1, maxLength: 8000, examples: ["Python programming help"] }),
-  top_k: t.Optional(t.Numeric({ minimum: 0, maximum: 100, default: 5, description: "1-100 results; 0 or absent = 5" })),
+  top_k: QueryNumber("top_k", 0, 100, { integer: true, description: "1-100 results; 0 or absent = 5" }),
   conversation_id: t.Optional(ConversationId),
-  min_importance: t.Optional(t.Numeric({ minimum: 0, maximum: 1 })),
+  min_importance: QueryNumber("min_importance", 0, 1),
   role: t.Optional(Role),
 });
 

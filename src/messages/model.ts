@@ -20,7 +20,7 @@ export const MessageInput = t.Object({
 export type MessageInput = typeof MessageInput.static;
 
 export const BatchInput = t.Object({
-  messages: t.Array(MessageInput, { minItems: 1, maxItems: 10_000, description: "1 to MAX_BATCH_MESSAGES (default 1,000)" }),
+  messages: t.Array(MessageInput, { minItems: 1, maxItems: 1000, description: "1 to 1,000 (MAX_BATCH_MESSAGES may lower it)" }),
 });
 
 export const MessageStatus = t.Union([t.Literal("pending"), t.Literal("indexed"), t.Literal("failed")]);

@@ -4,6 +4,7 @@ import { type Config, loadConfig } from "../../src/config";
 import { closeDeps, createDeps, type Deps } from "../../src/deps";
 import { createLogger } from "../../src/log";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
+import { type IndexingWorker, startIndexingWorker } from "../../src/memory/worker";
 import type { Embedder } from "../../src/store/embeddings";
 import { startTestRedis } from "./redis";
 
@@ -18,6 +19,7 @@ export interface Harness {
   deps: Deps;
   app: ReturnType<typeof createApp>;
   realtime?: Realtime;
+  worker?: IndexingWorker;
   /** In-process request: `app.handle(new Request('http://localhost/...'))`. */
   request(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<Response>;
   json<T = any>(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
@@ -31,7 +33,7 @@ let counter = 0;
  * Starts a private Redis for the test file and builds deps + app against it (in beforeAll);
  * everything is closed and the Redis stopped by pid in afterAll.
  */
-export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; realtime?: boolean } = {}): Harness {
+export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; realtime?: boolean; worker?: boolean } = {}): Harness {
   const h = {} as Harness;
   let stopRedis: () => Promise<void> = async () => undefined;
   beforeAll(async () => {
@@ -42,8 +44,10 @@ export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; re
     h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
     if (options.realtime) h.realtime = await createRealtime(redis.url, h.deps.log);
     h.app = createApp(h.deps, h.realtime);
+    if (options.worker) h.worker = startIndexingWorker(h.deps);
   }, 60_000);
   afterAll(async () => {
+    await h.worker?.close();
     await h.realtime?.close();
     if (h.deps) await closeDeps(h.deps);
     await stopRedis();

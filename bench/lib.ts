@@ -1,0 +1,121 @@
+/**
+ * Shared pieces of the benchmarks: a private redis-server (never 6379), deps + app against it,
+ * an in-process request helper, a throwaway account, percentiles and varied sentences.
+ * Everything talks to 127.0.0.1 only.
+ */
+import { createApp } from "../src/app";
+import { type Config, loadConfig } from "../src/config";
+import { closeDeps, createDeps, type Deps } from "../src/deps";
+import { createLogger } from "../src/log";
+import type { Embedder } from "../src/store/embeddings";
+import { startTestRedis } from "../test/helpers/redis";
+
+export interface Bench {
+  redisUrl: string;
+  config: Config;
+  deps: Deps;
+  app: ReturnType<typeof createApp>;
+  json<T = any>(method: string, path: string, o?: { body?: unknown; token?: string }): Promise<{ status: number; body: T }>;
+  /** Registers and logs in a fresh user; returns its access token. */
+  account(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function benchConfig(redisUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "silent",
+    REDIS_URL: redisUrl,
+    AUTH_RATE_LIMIT: "100000",
+    RATE_LIMIT_REQUESTS: "10000000",
+    ACCESS_TOKEN_TTL_S: "86400",
+    ...env,
+  });
+}
+
+export async function startBench(env: Record<string, string> = {}, embedder?: Embedder): Promise<Bench> {
+  const server = await startTestRedis();
+  let deps: Deps | undefined;
+  try {
+    const config = benchConfig(server.url, env);
+    deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder });
+    const app = createApp(deps);
+    const d = deps;
+    const json: Bench["json"] = async (method, path, o = {}) => {
+      const headers: Record<string, string> = {};
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      let body: string | undefined;
+      if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers["content-type"] = "application/json";
+      }
+      const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    };
+    const account = async () => {
+      const n = `bench${process.pid}x${Math.random().toString(36).slice(2, 8)}`;
+      const email = `${n}@example.com`;
+      const reg = await json("POST", "/v1/auth/register", { body: { email, username: n, password: "SecurePass123" } });
+      if (reg.status !== 201) throw new Error(`register failed: ${JSON.stringify(reg.body)}`);
+      const login = await json("POST", "/v1/auth/login", { body: { email, password: "SecurePass123" } });
+      if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.body)}`);
+      return login.body.access_token as string;
+    };
+    return {
+      redisUrl: server.url, config, deps: d, app, json, account,
+      async close() {
+        await closeDeps(d);
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    if (deps) await closeDeps(deps).catch(() => undefined);
+    await server.stop();
+    throw error;
+  }
+}
+
+/** Nearest-rank percentile of a list of numbers (sorted copy). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+/** Deterministic PRNG (mulberry32), so runs are comparable. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SUBJECTS = ["I", "My sister", "Our team", "My manager", "My neighbour", "The kids", "My partner", "A friend of mine"];
+const VERBS = ["started", "stopped", "really enjoys", "is thinking about", "keeps postponing", "finally finished", "wants to try", "has been struggling with"];
+const OBJECTS = [
+  "learning Python for data analysis", "training for a half marathon", "renovating the kitchen",
+  "a vegetarian diet with lots of lentils", "the quarterly budget report", "playing the violin in a small orchestra",
+  "a road trip along the Norwegian coast", "reading old science fiction novels", "growing tomatoes on the balcony",
+  "migrating the database to PostgreSQL", "taking care of a rescued greyhound", "night shifts at the hospital",
+  "planning a wedding for next September", "repairing a vintage motorcycle", "studying Japanese before the trip to Kyoto",
+  "writing unit tests for the payment service",
+];
+const TAILS = [
+  "", " last weekend", " since January", " because the doctor suggested it", " with mixed results",
+  " and it is going better than expected", ", which takes most evenings", " despite the rainy weather",
+  ", although money is tight this month", " together with two colleagues",
+];
+
+/** `n` varied, realistic-looking sentences (deterministic). */
+export function sentences(n: number, seed = 42): string[] {
+  const r = rng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  return Array.from({ length: n }, (_, i) => `${pick(SUBJECTS)} ${pick(VERBS)} ${pick(OBJECTS)}${pick(TAILS)}. (#${i})`);
+}
