@@ -1,10 +1,10 @@
 # One image for the API and the workers (docker-compose picks the command).
-FROM oven/bun:1.3 AS deps
+FROM oven/bun:1 AS deps
 WORKDIR /app
 COPY package.json bun.lock ./
 RUN bun install --frozen-lockfile --production
 
-FROM oven/bun:1.3
+FROM oven/bun:1
 WORKDIR /app
 ENV NODE_ENV=production PORT=8000
 COPY --from=deps /app/node_modules ./node_modules

@@ -2,16 +2,19 @@ import type { Logger } from "./log";
 
 /**
  * Runs `shutdown` once on SIGINT/SIGTERM, then exits 0 (1 if it failed or took longer than
- * `timeoutMs`). A second signal exits at once.
+ * `timeoutMs`). A second signal (2 s or more later) exits at once.
  */
 export function onShutdownSignal(log: Logger, timeoutMs: number, shutdown: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      // Ctrl-C reaches the whole process group and `bun run start` forwards SIGTERM too:
+      // only a later, deliberate second signal forces the exit.
+      if (Date.now() - stoppingSince < 2000) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, "shutting down");
     const timer = setTimeout(() => {
       log.error({ timeoutMs }, "shutdown took too long; exiting");

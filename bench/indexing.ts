@@ -1,0 +1,128 @@
+/**
+ * End-to-end indexing throughput: messages accepted through the API (batch + single POSTs, in
+ * process via app.handle) until every one is `indexed` by an in-process worker, next to the raw
+ * embedder on batches of EMBED_BATCH_SIZE texts in the same run.
+ *
+ *   bun run bench/indexing.ts            (BENCH_MESSAGES=1500, BENCH_SINGLES=300)
+ */
+import { startIndexingWorker } from "../src/memory/worker";
+import { createLocalEmbedder } from "../src/store/embeddings";
+import { keys } from "../src/store/keys";
+import { fmt, sentences, startBench } from "./lib";
+
+const TOTAL = Math.min(5000, Number(process.env.BENCH_MESSAGES ?? 1500));
+const SINGLES = Math.min(TOTAL, Number(process.env.BENCH_SINGLES ?? 300));
+const BATCH_REQUEST_SIZE = 100;
+const IN_FLIGHT = 8;
+const DEADLINE_MS = 240_000;
+
+/** Runs `tasks` with at most `limit` at a time. */
+async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]();
+      }
+    }),
+  );
+  return out;
+}
+
+async function rawEmbedder(embed: (t: string[]) => Promise<Float32Array[]>, texts: string[], batch: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < texts.length; i += batch) await embed(texts.slice(i, i + batch));
+  return texts.length / ((performance.now() - t0) / 1000);
+}
+
+async function main() {
+  const embedder = createLocalEmbedder();
+  const b = await startBench({}, embedder);
+  const batchSize = b.config.EMBED_BATCH_SIZE;
+  const worker = { indexed: 0, failed: 0, batches: [] as number[] };
+  const indexing = startIndexingWorker(b.deps, {
+    onIndexed: (n) => {
+      worker.indexed += n;
+    },
+    onFailed: (n) => {
+      worker.failed += n;
+    },
+    onBatch: (s) => {
+      worker.batches.push(s.size);
+    },
+  });
+  try {
+    const texts = sentences(TOTAL, 7);
+    console.log(`indexing benchmark: ${TOTAL} messages (${TOTAL - SINGLES} in batch requests of ${BATCH_REQUEST_SIZE}, ${SINGLES} single), engine=${b.deps.vectors.engine}, EMBED_BATCH_SIZE=${batchSize}, EMBED_BATCH_WAIT_MS=${b.config.EMBED_BATCH_WAIT_MS}`);
+    const w0 = performance.now();
+    await embedder.embed(texts.slice(0, batchSize)); // loads the model
+    console.log(`model load + first batch: ${fmt(performance.now() - w0, 0)} ms`);
+
+    const rawBefore = await rawEmbedder((t) => embedder.embed(t), texts, batchSize);
+    console.log(`raw embedder (before):  ${fmt(rawBefore, 1)} texts/s`);
+
+    const token = await b.account();
+    const me = await b.json<{ id: string }>("GET", "/v1/auth/me", { token });
+    const account = me.body.id;
+    const conv = (i: number) => `conv-${i % 25}`;
+    const msg = (i: number) => ({ tenant_id: "bench", conversation_id: conv(i), role: i % 3 === 0 ? "assistant" : "user", content: texts[i], importance: (i % 10) / 10 });
+
+    const tasks: (() => Promise<string[]>)[] = [];
+    const batched = TOTAL - SINGLES;
+    for (let i = 0; i < batched; i += BATCH_REQUEST_SIZE) {
+      const from = i;
+      const to = Math.min(batched, i + BATCH_REQUEST_SIZE);
+      tasks.push(async () => {
+        const messages = Array.from({ length: to - from }, (_, k) => msg(from + k));
+        const r = await b.json<{ created: { id: string }[] }>("POST", "/v1/messages/batch", { token, body: { messages } });
+        if (r.status !== 202) throw new Error(`batch answered ${r.status}: ${JSON.stringify(r.body)}`);
+        return r.body.created.map((m) => m.id);
+      });
+    }
+    for (let i = batched; i < TOTAL; i++) {
+      const at = i;
+      tasks.push(async () => {
+        const r = await b.json<{ id: string }>("POST", "/v1/messages", { token, body: msg(at) });
+        if (r.status !== 202) throw new Error(`single answered ${r.status}: ${JSON.stringify(r.body)}`);
+        return [r.body.id];
+      });
+    }
+    // interleave batches and singles, as real clients would
+    const order = tasks.map((task, i) => ({ task, key: (i * 7919) % tasks.length })).sort((x, y) => x.key - y.key).map((x) => x.task);
+
+    const t0 = performance.now();
+    const ids = (await pool(order, IN_FLIGHT)).flat();
+    const acceptedMs = performance.now() - t0;
+    while (worker.indexed + worker.failed < TOTAL && performance.now() - t0 < DEADLINE_MS) await Bun.sleep(5);
+    const e2eMs = performance.now() - t0;
+
+    const pipe = b.deps.redis.pipeline();
+    for (const id of ids) pipe.hget(keys.message(account, id), "status");
+    const statuses = ((await pipe.exec()) ?? []).map(([, v]) => v);
+    const indexed = statuses.filter((s) => s === "indexed").length;
+
+    const rawAfter = await rawEmbedder((t) => embedder.embed(t), texts, batchSize);
+    console.log(`raw embedder (after):   ${fmt(rawAfter, 1)} texts/s`);
+    const raw = (rawBefore + rawAfter) / 2;
+    const e2e = indexed / (e2eMs / 1000);
+    const sizes = worker.batches;
+    const meanBatch = sizes.reduce((a, s) => a + s, 0) / Math.max(1, sizes.length);
+
+    console.log("");
+    console.log(`accepted ${ids.length} messages in ${fmt(acceptedMs, 0)} ms (${fmt(ids.length / (acceptedMs / 1000), 0)} msg/s accept rate)`);
+    console.log(`indexed ${indexed}/${ids.length} (failed ${worker.failed}) in ${fmt(e2eMs, 0)} ms${indexed < ids.length ? "  <-- NOT ALL INDEXED" : ""}`);
+    console.log(`worker embedder calls: ${sizes.length}, mean batch ${fmt(meanBatch, 1)}, full (${batchSize}) ${sizes.filter((s) => s === batchSize).length}`);
+    console.log("");
+    console.log(`end-to-end indexing:   ${fmt(e2e, 1)} messages/s`);
+    console.log(`raw embedder baseline: ${fmt(raw, 1)} texts/s (mean of before/after, batches of ${batchSize})`);
+    console.log(`ratio end-to-end / raw: ${fmt(e2e / raw, 3)} (goal >= 0.8)`);
+  } finally {
+    await indexing.close();
+    await b.close();
+  }
+}
+
+await main();
+process.exit(0);
