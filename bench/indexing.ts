@@ -8,7 +8,7 @@
 import { startIndexingWorker } from "../src/memory/worker";
 import { createLocalEmbedder } from "../src/store/embeddings";
 import { keys } from "../src/store/keys";
-import { fmt, sentences, startBench } from "./lib";
+import { type Bench, fmt, printWarnings, sentences, startBench } from "./lib";
 
 const TOTAL = Math.min(5000, Number(process.env.BENCH_MESSAGES ?? 1500));
 const SINGLES = Math.min(TOTAL, Number(process.env.BENCH_SINGLES ?? 300));
@@ -31,6 +31,18 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]>
   return out;
 }
 
+/** A client that honours 503 ("retry shortly") with the same Idempotency-Key, at most 40 times. */
+let retries = 0;
+async function send<T>(b: Bench, path: string, token: string, body: unknown, key: string): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await b.json<T>("POST", path, { token, body, headers: { "idempotency-key": key } });
+    if (r.status === 202) return r.body;
+    if (r.status !== 503 || attempt >= 40) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    retries++;
+    await Bun.sleep(250);
+  }
+}
+
 async function rawEmbedder(embed: (t: string[]) => Promise<Float32Array[]>, texts: string[], batch: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < texts.length; i += batch) await embed(texts.slice(i, i + batch));
@@ -42,6 +54,7 @@ async function main() {
   const b = await startBench({}, embedder);
   const batchSize = b.config.EMBED_BATCH_SIZE;
   const worker = { indexed: 0, failed: 0, batches: [] as number[] };
+  let stalled = 0;
   const indexing = startIndexingWorker(b.deps, {
     onIndexed: (n) => {
       worker.indexed += n;
@@ -52,6 +65,9 @@ async function main() {
     onBatch: (s) => {
       worker.batches.push(s.size);
     },
+  });
+  indexing.worker.on("stalled", () => {
+    stalled++;
   });
   try {
     const texts = sentences(TOTAL, 7);
@@ -76,17 +92,14 @@ async function main() {
       const to = Math.min(batched, i + BATCH_REQUEST_SIZE);
       tasks.push(async () => {
         const messages = Array.from({ length: to - from }, (_, k) => msg(from + k));
-        const r = await b.json<{ created: { id: string }[] }>("POST", "/v1/messages/batch", { token, body: { messages } });
-        if (r.status !== 202) throw new Error(`batch answered ${r.status}: ${JSON.stringify(r.body)}`);
-        return r.body.created.map((m) => m.id);
+        const r = await send<{ created: { id: string }[] }>(b, "/v1/messages/batch", token, { messages }, `batch-${from}`);
+        return r.created.map((m) => m.id);
       });
     }
     for (let i = batched; i < TOTAL; i++) {
       const at = i;
       tasks.push(async () => {
-        const r = await b.json<{ id: string }>("POST", "/v1/messages", { token, body: msg(at) });
-        if (r.status !== 202) throw new Error(`single answered ${r.status}: ${JSON.stringify(r.body)}`);
-        return [r.body.id];
+        return [(await send<{ id: string }>(b, "/v1/messages", token, msg(at), `single-${at}`)).id];
       });
     }
     // interleave batches and singles, as real clients would
@@ -113,6 +126,8 @@ async function main() {
     console.log("");
     console.log(`accepted ${ids.length} messages in ${fmt(acceptedMs, 0)} ms (${fmt(ids.length / (acceptedMs / 1000), 0)} msg/s accept rate)`);
     console.log(`indexed ${indexed}/${ids.length} (failed ${worker.failed}) in ${fmt(e2eMs, 0)} ms${indexed < ids.length ? "  <-- NOT ALL INDEXED" : ""}`);
+    console.log(`client retries after 503: ${retries}; jobs reported stalled: ${stalled}`);
+    printWarnings(b.warnings);
     console.log(`worker embedder calls: ${sizes.length}, mean batch ${fmt(meanBatch, 1)}, full (${batchSize}) ${sizes.filter((s) => s === batchSize).length}`);
     console.log("");
     console.log(`end-to-end indexing:   ${fmt(e2e, 1)} messages/s`);

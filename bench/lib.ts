@@ -6,7 +6,7 @@
 import { createApp } from "../src/app";
 import { type Config, loadConfig } from "../src/config";
 import { closeDeps, createDeps, type Deps } from "../src/deps";
-import { createLogger } from "../src/log";
+import { createLogger, type Logger } from "../src/log";
 import type { Embedder } from "../src/store/embeddings";
 import { startTestRedis } from "../test/helpers/redis";
 
@@ -15,7 +15,9 @@ export interface Bench {
   config: Config;
   deps: Deps;
   app: ReturnType<typeof createApp>;
-  json<T = any>(method: string, path: string, o?: { body?: unknown; token?: string }): Promise<{ status: number; body: T }>;
+  json<T = any>(method: string, path: string, o?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T }>;
+  /** warn/error log lines seen so far, by message (the benchmarks run with logging silent). */
+  warnings: Map<string, number>;
   /** Registers and logs in a fresh user; returns its access token. */
   account(): Promise<string>;
   close(): Promise<void>;
@@ -45,16 +47,38 @@ export function benchConfig(redisUrl: string, env: Record<string, string> = {}):
   }));
 }
 
+/** Counts warn/error lines by message, then passes them on to the real logger. */
+export function countingLogger(inner: Logger, counts: Map<string, number>): Logger {
+  const count = (level: string, c: object | string, m?: string) => {
+    const key = `${level}: ${typeof c === "string" ? c : (m ?? "")}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  return {
+    debug: (c, m) => inner.debug(c, m),
+    info: (c, m) => inner.info(c, m),
+    warn: (c, m) => (count("warn", c, m), inner.warn(c, m)),
+    error: (c, m) => (count("error", c, m), inner.error(c, m)),
+    child: () => countingLogger(inner, counts),
+  };
+}
+
+export function printWarnings(counts: Map<string, number>): void {
+  if (counts.size === 0) return void console.log("log warnings/errors: none");
+  console.log("log warnings/errors:");
+  for (const [k, n] of counts) console.log(`  ${n} x ${k}`);
+}
+
 export async function startBench(env: Record<string, string> = {}, embedder?: Embedder): Promise<Bench> {
   const server = await startTestRedis();
   let deps: Deps | undefined;
   try {
     const config = benchConfig(server.url, env);
-    deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder });
+    const warnings = new Map<string, number>();
+    deps = await createDeps(config, { log: countingLogger(createLogger(config.LOG_LEVEL), warnings), embedder });
     const app = createApp(deps);
     const d = deps;
     const json: Bench["json"] = async (method, path, o = {}) => {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...(o.headers ?? {}) };
       if (o.token) headers.authorization = `Bearer ${o.token}`;
       let body: string | undefined;
       if (o.body !== undefined) {
@@ -75,7 +99,7 @@ export async function startBench(env: Record<string, string> = {}, embedder?: Em
       return login.body.access_token as string;
     };
     return {
-      redisUrl: server.url, config, deps: d, app, json, account,
+      redisUrl: server.url, config, deps: d, app, json, account, warnings,
       async close() {
         await closeDeps(d);
         await server.stop();

@@ -94,6 +94,8 @@ export async function deleteConversation(deps: Deps, principal: Principal, conve
   assertTenant(principal, resolved, "write");
   const { account } = principal;
   const index = keys.conversationMessages(account, resolved, conversation);
+  const [exists, count] = await Promise.all([deps.redis.exists(keys.conversation(account, resolved, conversation)), deps.redis.zcard(index)]);
+  if (!exists && count === 0) throw notFound("Conversation");
   for (;;) {
     const ids = await deps.redis.zrange(index, "0", String(REMOVAL_CHUNK - 1));
     if (ids.length === 0) break;

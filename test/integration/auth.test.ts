@@ -1,0 +1,214 @@
+import { describe, expect, test } from "bun:test";
+import { SignJWT } from "jose";
+import { DEV_JWT_SECRET } from "../../src/config";
+import { useHarness } from "../helpers/app";
+
+const h = useHarness();
+const secret = new TextEncoder().encode(DEV_JWT_SECRET);
+
+describe("register and login", () => {
+  test("the guide's flow: register, login, refresh, create an API key, use it", async () => {
+    const reg = await h.json("POST", "/v1/auth/register", { body: { email: "flow@example.com", username: "flowuser", password: "SecurePass123" } });
+    expect(reg.status).toBe(201);
+    expect(reg.body).toEqual({ id: reg.body.id, email: "flow@example.com", username: "flowuser", created_at: reg.body.created_at });
+    expect(JSON.stringify(reg.body)).not.toContain("SecurePass123");
+
+    const login = await h.json("POST", "/v1/auth/login", { body: { email: "flow@example.com", password: "SecurePass123" } });
+    expect(login.status).toBe(200);
+    expect(login.body).toEqual({ access_token: expect.any(String), refresh_token: expect.any(String), token_type: "bearer", expires_in: 900 });
+
+    const refreshed = await h.json("POST", "/v1/auth/refresh", { body: { refresh_token: login.body.refresh_token } });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.refresh_token).not.toBe(login.body.refresh_token);
+
+    const me = await h.json("GET", "/v1/auth/me", { token: refreshed.body.access_token });
+    expect(me.body).toEqual(reg.body);
+
+    const key = await h.json("POST", "/v1/auth/api-keys", { token: refreshed.body.access_token, body: { name: "backend", expires_days: null } });
+    expect(key.status).toBe(201);
+    expect(key.body).toMatchObject({ name: "backend", expires_at: null, scopes: ["read", "write"], tenant_ids: null });
+    expect(key.body.key.startsWith(`${key.body.prefix}_`)).toBe(true);
+
+    const stored = await h.json("POST", "/v1/messages", {
+      apiKey: key.body.key,
+      body: { tenant_id: "my-app", conversation_id: "user-123", role: "user", content: "hello", importance: null, metadata: null },
+    });
+    expect(stored.status).toBe(202);
+
+    const list = await h.json("GET", "/v1/auth/api-keys", { token: refreshed.body.access_token });
+    expect(list.body.api_keys).toHaveLength(1);
+    expect(JSON.stringify(list.body)).not.toContain(key.body.key);
+    expect(list.body.api_keys[0].last_used_at).toEqual(expect.any(String));
+  });
+
+  test("validation: bad email, short username, weak password are 400 naming each field", async () => {
+    const { status, body } = await h.json("POST", "/v1/auth/register", { body: { email: "nope", username: "ab", password: "onlyletters" } });
+    expect(status).toBe(400);
+    expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(["email", "password", "username"]);
+  });
+
+  test("duplicate email or username is 409", async () => {
+    const body = { email: "dup@example.com", username: "dupuser", password: "SecurePass123" };
+    expect((await h.json("POST", "/v1/auth/register", { body })).status).toBe(201);
+    const sameEmail = await h.json("POST", "/v1/auth/register", { body: { ...body, email: "DUP@example.com", username: "other1" } });
+    expect(sameEmail.status).toBe(409);
+    expect(sameEmail.body.code).toBe("email_taken");
+    const sameName = await h.json("POST", "/v1/auth/register", { body: { ...body, email: "x@example.com" } });
+    expect(sameName.body.code).toBe("username_taken");
+  });
+
+  test("unknown email and wrong password get the same 401", async () => {
+    await h.account("pw");
+    const wrong = await h.json("POST", "/v1/auth/login", { body: { email: "dup@example.com", password: "WrongPass123" } });
+    const unknown = await h.json("POST", "/v1/auth/login", { body: { email: "ghost@example.com", password: "WrongPass123" } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body.message).toBe(unknown.body.message);
+  });
+});
+
+describe("tokens", () => {
+  test("refresh tokens rotate; reusing an old one revokes the whole family", async () => {
+    const { refresh } = await h.account();
+    const first = await h.json("POST", "/v1/auth/refresh", { body: { refresh_token: refresh } });
+    expect(first.status).toBe(200);
+    const reuse = await h.json("POST", "/v1/auth/refresh", { body: { refresh_token: refresh } });
+    expect(reuse.status).toBe(401);
+    const newest = await h.json("POST", "/v1/auth/refresh", { body: { refresh_token: first.body.refresh_token } });
+    expect(newest.status).toBe(401);
+  });
+
+  test("logout revokes the refresh token", async () => {
+    const { refresh } = await h.account();
+    expect((await h.request("POST", "/v1/auth/logout", { body: { refresh_token: refresh } })).status).toBe(204);
+    expect((await h.json("POST", "/v1/auth/refresh", { body: { refresh_token: refresh } })).status).toBe(401);
+  });
+
+  test("expired, tampered, wrong-algorithm and alg:none tokens are 401 with WWW-Authenticate", async () => {
+    const { token, userId } = await h.account();
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await new SignJWT({ sub: userId, typ: "access" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(now - 10).sign(secret);
+    const hs512 = await new SignJWT({ sub: userId, typ: "access" }).setProtectedHeader({ alg: "HS512" }).setExpirationTime(now + 600).sign(secret);
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const none = `${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: userId, typ: "access", exp: now + 600 })}.`;
+    const [head, payload, sig] = token.split(".");
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    const tampered = `${head}.${b64({ ...claims, sub: "usr_someone_else" })}.${sig}`;
+    for (const bad of [expired, hs512, none, tampered, "garbage"]) {
+      const res = await h.request("GET", "/v1/auth/me", { token: bad });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain("Bearer");
+      expect((await res.json()).code).toBe("unauthorized");
+    }
+    expect((await h.request("GET", "/v1/auth/me", { token })).status).toBe(200);
+  });
+
+  test("no credentials is 401 on every data route", async () => {
+    for (const [method, path] of [
+      ["POST", "/v1/messages"], ["POST", "/v1/messages/batch"], ["GET", "/v1/messages/x"], ["DELETE", "/v1/messages/x"],
+      ["GET", "/v1/memory/search?tenant_id=a&query=b"], ["GET", "/v1/conversations?tenant_id=a"], ["POST", "/v1/conversations"],
+      ["GET", "/v1/conversations/c"], ["GET", "/v1/conversations/c/messages"], ["DELETE", "/v1/conversations/c"], ["GET", "/v1/auth/me"],
+    ]) {
+      const res = await h.request(method, path, { body: method === "POST" ? {} : undefined });
+      expect(`${method} ${path} ${res.status}`).toBe(`${method} ${path} 401`);
+    }
+  });
+});
+
+describe("API keys", () => {
+  test("read-only keys cannot write; tenant-restricted keys get 403 elsewhere; revoked and expired keys 401", async () => {
+    const { token } = await h.account();
+    const readOnly = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "ro", scopes: ["read"] } })).body.key;
+    const tenantA = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "a", tenant_ids: ["tenant-a"] } })).body;
+    const msg = { tenant_id: "tenant-a", conversation_id: "c", role: "user", content: "hi" };
+
+    const ro = await h.json("POST", "/v1/messages", { apiKey: readOnly, body: msg });
+    expect(ro.status).toBe(403);
+    expect((await h.json("GET", "/v1/memory/search?tenant_id=tenant-a&query=hi", { apiKey: readOnly })).status).toBe(200);
+
+    expect((await h.json("POST", "/v1/messages", { apiKey: tenantA.key, body: msg })).status).toBe(202);
+    expect((await h.json("POST", "/v1/messages", { apiKey: tenantA.key, body: { ...msg, tenant_id: "tenant-b" } })).status).toBe(403);
+    expect((await h.json("GET", "/v1/memory/search?tenant_id=tenant-b&query=hi", { apiKey: tenantA.key })).status).toBe(403);
+    expect((await h.json("GET", "/v1/conversations?tenant_id=tenant-b", { apiKey: tenantA.key })).status).toBe(403);
+    expect((await h.json("POST", "/v1/auth/api-keys", { apiKey: tenantA.key, body: { name: "escalate" } })).status).toBe(403);
+
+    expect((await h.request("DELETE", `/v1/auth/api-keys/${tenantA.id}`, { token })).status).toBe(204);
+    expect((await h.json("POST", "/v1/messages", { apiKey: tenantA.key, body: msg })).status).toBe(401);
+
+    const expiring = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "exp", expires_days: 1 } })).body;
+    await h.deps.redis.hset(`mm:api-key:${expiring.id}`, "expires_at", new Date(Date.now() - 1000).toISOString());
+    expect((await h.json("POST", "/v1/messages", { apiKey: expiring.key, body: msg })).status).toBe(401);
+    expect((await h.json("POST", "/v1/messages", { apiKey: `${expiring.key.slice(0, -2)}xx`, body: msg })).status).toBe(401);
+  });
+});
+
+describe("tenant isolation between accounts", () => {
+  test("two accounts using the same tenant id never see each other's data", async () => {
+    const alice = await h.account("alice");
+    const mallory = await h.account("mallory");
+    const stored = await h.json("POST", "/v1/messages", {
+      token: alice.token,
+      body: { tenant_id: "my-app", conversation_id: "shared-id", role: "user", content: "alice's secret plan" },
+    });
+    const id = stored.body.id;
+    expect((await h.json("GET", `/v1/messages/${id}`, { token: mallory.token })).status).toBe(404);
+    expect((await h.request("DELETE", `/v1/messages/${id}`, { token: mallory.token })).status).toBe(404);
+    expect((await h.json("GET", "/v1/conversations/shared-id", { token: mallory.token })).status).toBe(404);
+    expect((await h.json("GET", "/v1/conversations/shared-id/messages", { token: mallory.token })).status).toBe(404);
+    expect((await h.request("DELETE", "/v1/conversations/shared-id?tenant_id=my-app", { token: mallory.token })).status).toBe(404);
+    const list = await h.json("GET", "/v1/conversations?tenant_id=my-app", { token: mallory.token });
+    expect(list.body).toEqual({ conversations: [], total: 0, limit: 20, offset: 0 });
+    const search = await h.json("GET", "/v1/memory/search?tenant_id=my-app&query=secret%20plan", { token: mallory.token });
+    expect(search.body).toEqual({ results: [] });
+    // A message id chosen by mallory equal to alice's is stored in mallory's own space.
+    const mine = await h.json("POST", "/v1/messages", {
+      token: mallory.token,
+      body: { id, tenant_id: "my-app", conversation_id: "shared-id", role: "user", content: "mallory's note" },
+    });
+    expect(mine.status).toBe(202);
+    expect((await h.json("GET", `/v1/messages/${id}`, { token: alice.token })).body.content).toBe("alice's secret plan");
+  });
+});
+
+describe("rate limits", () => {
+  test("over the limit is 429 with Retry-After, shared by two app instances on one Redis", async () => {
+    const { createApp } = await import("../../src/app");
+    const limited = { ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: 60 } };
+    const appA = createApp(limited);
+    const appB = createApp(limited);
+    const { token } = await h.account();
+    const get = (app: typeof appA) => app.handle(new Request("http://localhost/v1/auth/me", { headers: { authorization: `Bearer ${token}` } }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await get(appA)).status, (await get(appB)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const res = await get(appA);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(res.headers.get("ratelimit-remaining")).toBe("0");
+    expect(await res.json()).toMatchObject({ code: "rate_limited" });
+    const ok = await get(appA).catch(() => undefined);
+    expect(ok?.status).toBe(429);
+  });
+
+  test("login is limited per address and per email", async () => {
+    const { createApp } = await import("../../src/app");
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true } });
+    const attempt = (ip: string, email: string) =>
+      app.handle(
+        new Request("http://localhost/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": ip },
+          body: JSON.stringify({ email, password: "guess12345" }),
+        }),
+      );
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await attempt("203.0.113.7", "victim@example.com")).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const limited = await attempt("203.0.113.7", "other@example.com");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
+    // Same email from another address: still limited per email.
+    expect((await attempt("198.51.100.9", "victim@example.com")).status).toBe(429);
+    expect((await attempt("198.51.100.9", "fresh@example.com")).status).toBe(401);
+  });
+});
