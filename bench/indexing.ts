@@ -105,11 +105,19 @@ async function main() {
     // interleave batches and singles, as real clients would
     const order = tasks.map((task, i) => ({ task, key: (i * 7919) % tasks.length })).sort((x, y) => x.key - y.key).map((x) => x.task);
 
+    let maxStall = 0;
+    let tick = performance.now();
+    const lag = setInterval(() => {
+      const now = performance.now();
+      maxStall = Math.max(maxStall, now - tick);
+      tick = now;
+    }, 20);
     const t0 = performance.now();
     const ids = (await pool(order, IN_FLIGHT)).flat();
     const acceptedMs = performance.now() - t0;
     while (worker.indexed + worker.failed < TOTAL && performance.now() - t0 < DEADLINE_MS) await Bun.sleep(5);
     const e2eMs = performance.now() - t0;
+    clearInterval(lag);
 
     const pipe = b.deps.redis.pipeline();
     for (const id of ids) pipe.hget(keys.message(account, id), "status");
@@ -126,7 +134,7 @@ async function main() {
     console.log("");
     console.log(`accepted ${ids.length} messages in ${fmt(acceptedMs, 0)} ms (${fmt(ids.length / (acceptedMs / 1000), 0)} msg/s accept rate)`);
     console.log(`indexed ${indexed}/${ids.length} (failed ${worker.failed}) in ${fmt(e2eMs, 0)} ms${indexed < ids.length ? "  <-- NOT ALL INDEXED" : ""}`);
-    console.log(`client retries after 503: ${retries}; jobs reported stalled: ${stalled}`);
+    console.log(`client retries after 503: ${retries}; jobs reported stalled: ${stalled}; longest event-loop stall: ${fmt(maxStall, 0)} ms`);
     printWarnings(b.warnings);
     console.log(`worker embedder calls: ${sizes.length}, mean batch ${fmt(meanBatch, 1)}, full (${batchSize}) ${sizes.filter((s) => s === batchSize).length}`);
     console.log("");

@@ -1,11 +1,14 @@
 import { type Static, t } from "elysia";
+import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 
 /** Default JWT secret for development only; production refuses to start with it. */
 export const DEV_JWT_SECRET = "memory-mesh-development-secret-do-not-use-in-production";
 
+// TypeBox's own Integer/Boolean (Elysia's `t` versions also accept strings, which would let
+// "64" through unconverted); Value.Convert turns the environment's strings into them.
 const Int = (def: number, min: number, max: number, description: string) =>
-  t.Integer({ default: def, minimum: min, maximum: max, description });
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
 
 /**
  * Every setting Memory Mesh reads, with its default. This schema is the only place that reads the
@@ -30,7 +33,7 @@ export const ConfigSchema = t.Object({
   ACCESS_TOKEN_TTL_S: Int(900, 30, 86_400, "Access token lifetime"),
   REFRESH_TOKEN_TTL_S: Int(30 * 86_400, 300, 365 * 86_400, "Refresh token lifetime"),
   CORS_ORIGINS: t.String({ default: "*", description: "Comma-separated allowed origins, or *" }),
-  TRUST_PROXY: t.Boolean({ default: false, description: "Take the client address from X-Forwarded-For" }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: "Take the client address from X-Forwarded-For" }),
   MAX_BODY_BYTES: Int(16 * 1024 * 1024, 1024, 256 * 1024 * 1024, "Largest request body"),
   MAX_CONTENT_CHARS: Int(32_000, 1, 1_000_000, "Longest message content"),
   MAX_METADATA_BYTES: Int(16_384, 2, 1_048_576, "Largest metadata object, as JSON"),
@@ -85,7 +88,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const name = e.path.replace(/^\//, "") || "(config)";
-      return `${name}=${JSON.stringify(raw[name] ?? null)}: ${e.message}`;
+      const choices = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((c) => c.const);
+      const why = choices ? `expected one of ${choices.join(", ")}` : e.message;
+      return `${name}=${JSON.stringify(raw[name] ?? null)}: ${why}`;
     });
     throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join("\n  ")}`);
   }

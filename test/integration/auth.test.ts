@@ -98,7 +98,7 @@ describe("tokens", () => {
       const res = await h.request("GET", "/v1/auth/me", { token: bad });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain("Bearer");
-      expect((await res.json()).code).toBe("unauthorized");
+      expect(((await res.json()) as { code: string }).code).toBe("unauthorized");
     }
     expect((await h.request("GET", "/v1/auth/me", { token })).status).toBe(200);
   });
