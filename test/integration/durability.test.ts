@@ -1,0 +1,88 @@
+import { describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import type { Envelope } from "../../src/realtime/model";
+import { startIndexingWorker } from "../../src/memory/worker";
+import { createRedis } from "../../src/store/redis";
+import { eventually, useHarness } from "../helpers/app";
+
+const FAST_RECOVERY = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "1500", EMBED_BATCH_SIZE: "16", EMBED_BATCH_WAIT_MS: "20" };
+const h = useHarness(FAST_RECOVERY);
+const root = new URL("../..", import.meta.url).pathname;
+
+function spawnWorker(): Subprocess {
+  return Bun.spawn(["bun", `${root}workers/indexer.ts`], {
+    env: { ...process.env, ...FAST_RECOVERY, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", NODE_ENV: "test" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+async function statuses(token: string, ids: string[]) {
+  return Promise.all(ids.map(async (id) => (await h.json("GET", `/v1/messages/${encodeURIComponent(id)}`, { token })).body?.status));
+}
+
+describe("durability", () => {
+  test("a process killed between storing and enqueueing still ends indexed (outbox)", async () => {
+    const { token, userId } = await h.account();
+    const ids = ["crash-1", "crash-2", "crash-3"];
+    const child = Bun.spawn(["bun", `${root}test/fixtures/accept-then-die.ts`, userId, "t", ...ids], {
+      env: { ...process.env, REDIS_URL: h.redisUrl, NODE_ENV: "test" },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    await child.exited;
+    expect(child.signalCode).toBe("SIGKILL");
+    expect(await statuses(token, ids)).toEqual(["pending", "pending", "pending"]);
+    expect(await h.deps.queue.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
+
+    const worker = startIndexingWorker(h.deps);
+    try {
+      await eventually("indexed by the outbox sweeper", async () => (await statuses(token, ids)).every((s) => s === "indexed"), 30_000);
+    } finally {
+      await worker.close();
+    }
+    expect(await h.deps.redis.zcard("mm:outbox")).toBe(0);
+  });
+
+  test("workers SIGKILLed mid-batch lose nothing and index every message exactly once", async () => {
+    const { token, userId } = await h.account();
+    const subscriber = createRedis(h.redisUrl, "subscriber");
+    const indexedEvents = new Map<string, number>();
+    subscriber.on("message", (_c: string, raw: string) => {
+      const { event } = JSON.parse(raw) as Envelope;
+      if (event.type === "message.indexed") indexedEvents.set(event.message.id, (indexedEvents.get(event.message.id) ?? 0) + 1);
+    });
+    await subscriber.subscribe("mm:events");
+
+    const total = 400;
+    const { body } = await h.json("POST", "/v1/messages/batch", {
+      token,
+      body: { messages: Array.from({ length: total }, (_, i) => ({ tenant_id: "k", conversation_id: `c${i % 7}`, role: "user", content: `fact ${i}: the sky was color ${i % 13} on day ${i}` })) },
+    });
+    const ids: string[] = body.created.map((m: { id: string }) => m.id);
+
+    let worker = spawnWorker();
+    let kills = 0;
+    try {
+      for (const threshold of [16, 120]) {
+        await eventually("some progress", () => indexedEvents.size >= threshold, 60_000);
+        worker.kill("SIGKILL");
+        await worker.exited;
+        kills++;
+        worker = spawnWorker();
+      }
+      await eventually("all indexed", () => indexedEvents.size === total, 90_000);
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+      await subscriber.quit();
+    }
+    expect(kills).toBe(2);
+    expect((await statuses(token, ids)).every((s) => s === "indexed")).toBe(true);
+    expect([...indexedEvents.values()].every((n) => n === 1)).toBe(true);
+    const stored =
+      h.deps.vectors.engine === "exact"
+        ? await h.deps.redis.hlen(h.deps.vectors.removalFor(userId, "k", "").exactKey)
+        : (await h.deps.redis.keys(`mm:vec:*:${userId}:k:*`)).length;
+    expect(stored).toBe(total);
+  }, 180_000);
+});
