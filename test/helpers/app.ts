@@ -23,6 +23,8 @@ export interface Harness {
   /** In-process request: `app.handle(new Request('http://localhost/...'))`. */
   request(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<Response>;
   json<T = any>(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  /** Runs `fn` when the file ends, before the app's Redis is closed (last registered, first run). */
+  cleanup(fn: () => Promise<unknown> | unknown): void;
   /** Registers a fresh account and returns its access token. */
   account(name?: string): Promise<{ token: string; refresh: string; userId: string; email: string }>;
 }
@@ -36,6 +38,10 @@ let counter = 0;
 export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; realtime?: boolean; worker?: boolean } = {}): Harness {
   const h = {} as Harness;
   let stopRedis: () => Promise<void> = async () => undefined;
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  h.cleanup = (fn) => {
+    cleanups.push(fn);
+  };
   beforeAll(async () => {
     const redis = await startTestRedis();
     stopRedis = redis.stop;
@@ -47,6 +53,7 @@ export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; re
     if (options.worker) h.worker = startIndexingWorker(h.deps);
   }, 60_000);
   afterAll(async () => {
+    for (const fn of cleanups.reverse()) await fn();
     await h.worker?.close();
     await h.realtime?.close();
     if (h.deps) await closeDeps(h.deps);

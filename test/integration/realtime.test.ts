@@ -1,0 +1,139 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { createApp } from "../../src/app";
+import { createRealtime, type Realtime } from "../../src/realtime/hub";
+import type { MessageEvent } from "../../src/realtime/model";
+import { eventually, useHarness } from "../helpers/app";
+
+/** Instance A serves HTTP writes in-process; instance B (own app, own subscriber) holds the sockets; the worker is a third process. */
+const h = useHarness({ EMBED_BATCH_WAIT_MS: "10" }, { realtime: true });
+let b: ReturnType<typeof createApp>;
+let realtimeB: Realtime;
+let worker: Subprocess;
+let base: string;
+
+beforeAll(async () => {
+  realtimeB = await createRealtime(h.redisUrl, h.deps.log);
+  b = createApp(h.deps, realtimeB).listen({ port: 0, hostname: "127.0.0.1" });
+  base = `127.0.0.1:${b.server?.port}`;
+  worker = Bun.spawn(["bun", `${new URL("../..", import.meta.url).pathname}workers/indexer.ts`], {
+    env: { ...process.env, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", EMBED_BATCH_WAIT_MS: "10", NODE_ENV: "test" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  h.cleanup(async () => {
+    worker.kill("SIGTERM");
+    await worker.exited;
+    await realtimeB.close();
+    await b.stop(true);
+  });
+});
+
+interface Listener {
+  events: MessageEvent[];
+  closed?: { code: number; reason: string };
+  socket: WebSocket;
+}
+
+async function listen(path: string, headers: Record<string, string> = {}): Promise<Listener> {
+  const socket = new WebSocket(`ws://${base}${path}`, { headers } as unknown as string[]);
+  const listener: Listener = { events: [], socket };
+  socket.onmessage = (e) => listener.events.push(JSON.parse(String(e.data)));
+  socket.onclose = (e) => {
+    listener.closed = { code: e.code, reason: e.reason };
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.onopen = () => resolve();
+    socket.onerror = () => reject(new Error("socket failed to open"));
+  });
+  return listener;
+}
+
+/** The HTTP answer to an upgrade request, to see refusals (a browser only sees "failed"). */
+async function upgradeStatus(path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`http://${base}${path}`, {
+    headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", ...headers },
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+const post = (token: string, tenant: string, content: string, conversation = "c1") =>
+  h.json("POST", "/v1/messages", { token, body: { tenant_id: tenant, conversation_id: conversation, role: "user", content } });
+
+describe("WebSocket events across instances", () => {
+  test("a subscriber on instance B gets created then indexed for its tenant only", async () => {
+    const alice = await h.account("alice");
+    const bob = await h.account("bob");
+    const listener = await listen("/ws/messages/my-app", { authorization: `Bearer ${alice.token}` });
+    await post(bob.token, "my-app", "bob's message in bob's my-app");
+    await post(alice.token, "other-tenant", "alice in another tenant");
+    const mine = await post(alice.token, "my-app", "alice's message");
+    await eventually("indexed event", () => listener.events.some((e) => e.type === "message.indexed"), 30_000);
+    await Bun.sleep(300);
+    expect(listener.events.map((e) => [e.type, e.message.id])).toEqual([
+      ["message.created", mine.body.id],
+      ["message.indexed", mine.body.id],
+    ]);
+    const [created, indexed] = listener.events;
+    expect(created).toEqual({ type: "message.created", tenant_id: "my-app", conversation_id: "c1", message: mine.body, ts: expect.any(String) });
+    expect(indexed.message).toMatchObject({ id: mine.body.id, status: "indexed", indexed_at: expect.any(String) });
+    expect(JSON.stringify(listener.events)).not.toContain(alice.userId);
+    listener.socket.close();
+  });
+
+  test("conversation_id narrows the stream; deletes are pushed", async () => {
+    const { token } = await h.account();
+    const listener = await listen("/ws/messages/t?conversation_id=wanted", { authorization: `Bearer ${token}` });
+    await post(token, "t", "not this one", "other");
+    const wanted = await post(token, "t", "this one", "wanted");
+    await eventually("indexed", () => listener.events.some((e) => e.type === "message.indexed"), 30_000);
+    expect((await h.request("DELETE", `/v1/messages/${wanted.body.id}`, { token })).status).toBe(204);
+    await eventually("deleted", () => listener.events.some((e) => e.type === "message.deleted"));
+    expect(listener.events.map((e) => `${e.type} ${e.conversation_id}`)).toEqual([
+      "message.created wanted",
+      "message.indexed wanted",
+      "message.deleted wanted",
+    ]);
+    listener.socket.close();
+  });
+
+  test("API key by header, and token / api_key query parameters for browsers", async () => {
+    const { token } = await h.account();
+    const key = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "ws", scopes: ["read"] } })).body.key;
+    for (const listener of [
+      await listen("/ws/messages/q", { "x-api-key": key }),
+      await listen(`/ws/messages/q?token=${token}`),
+      await listen(`/ws/messages/q?api_key=${key}`),
+    ]) {
+      const created = await post(token, "q", "hello sockets");
+      await eventually("created", () => listener.events.some((e) => e.message.id === created.body.id));
+      listener.socket.close();
+    }
+  });
+
+  test("no or bad credentials: the upgrade is refused with 401; a tenant the key may not read: 403", async () => {
+    const { token } = await h.account();
+    expect((await upgradeStatus("/ws/messages/x")).status).toBe(401);
+    expect((await upgradeStatus("/ws/messages/x", { authorization: "Bearer nope" })).status).toBe(401);
+    expect((await upgradeStatus("/ws/messages/x?api_key=mm_0000000000000000_xxxxxxxxxxxxxxxxxxxxxxxx")).status).toBe(401);
+    const key = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "a-only", tenant_ids: ["a"] } })).body.key;
+    const refused = await upgradeStatus("/ws/messages/b", { "x-api-key": key });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body).code).toBe("forbidden");
+  });
+
+  test("shutdown closes sockets with 1001", async () => {
+    const { token } = await h.account();
+    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const c = createApp(h.deps, hub).listen({ port: 0, hostname: "127.0.0.1" });
+    const socket = new WebSocket(`ws://127.0.0.1:${c.server?.port}/ws/messages/z`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
+    await new Promise((r) => {
+      socket.onopen = r;
+    });
+    const closed = new Promise<number>((r) => {
+      socket.onclose = (e) => r(e.code);
+    });
+    await hub.close(1001, "server shutting down");
+    expect(await closed).toBe(1001);
+    await c.stop(true);
+  });
+});
