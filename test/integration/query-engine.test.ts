@@ -1,0 +1,138 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { ConfigError } from "../../src/config";
+import { createDeps, type Deps } from "../../src/deps";
+import { createLogger } from "../../src/log";
+import type { Embedder } from "../../src/store/embeddings";
+import { normalize } from "../../src/store/embeddings";
+import { closeRedis, createRedis, waitReady } from "../../src/store/redis";
+import { createVectorIndex, detectVectorSupport, type VectorDoc, type VectorFilter } from "../../src/store/vector-index";
+import { testConfig } from "../helpers/app";
+import { startTestRedis } from "../helpers/redis";
+
+/**
+ * Query Engine (HNSW) path. Runs against REDIS_URL when it has vector search (Redis Stack,
+ * Redis 8 — point it at a disposable server), else against a private redis-server started with
+ * TEST_REDIS_ARGS (e.g. `--loadmodule /path/to/redisearch.so`); skipped, saying so, otherwise.
+ */
+const external = process.env.REDIS_URL;
+const server = external ? undefined : await startTestRedis();
+const url = external ?? (server?.url as string);
+const probe = createRedis(url, "worker");
+await waitReady(probe);
+const supported = await detectVectorSupport(probe);
+await closeRedis(probe);
+if (!supported) {
+  process.stderr.write(
+    `\n[query-engine] SKIPPED: ${external ? "REDIS_URL" : "the test redis-server"} has no vector search. ` +
+      "Set REDIS_URL to a Redis Stack / Redis 8, or TEST_REDIS_ARGS='--loadmodule /path/redisearch.so'.\n",
+  );
+}
+afterAll(async () => {
+  await server?.stop();
+});
+
+const DIMS = 512;
+function seeded(seed: number) {
+  let s = seed;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+const rand = seeded(42);
+const centers = Array.from({ length: 12 }, () => Float32Array.from({ length: DIMS }, rand));
+const near = (c: Float32Array) => normalize(c.map((x) => x + rand() * 0.6));
+const fakeEmbedder = (modelKey: string): Embedder => ({ modelKey, dimensions: DIMS, embed: async (t) => t.map(() => near(centers[0])) });
+
+describe.skipIf(!supported)("Redis Query Engine", () => {
+  let deps: Deps;
+  const log = createLogger("silent");
+  const config = testConfig(url);
+  const account = `acct${Date.now()}`;
+
+  test("is detected and its index is created with the embedder's dimension", async () => {
+    deps = await createDeps(config, { log });
+    expect(deps.vectors.engine).toBe("query-engine");
+    const info = (await deps.redis.call("FT.INFO", deps.vectors.name)) as unknown[];
+    const text = JSON.stringify(info);
+    expect(text).toContain('"prefixes",["mm:vec:local-use-lite-512:"]');
+    expect(text).toContain('"attribute","vec","type","VECTOR"');
+    expect(deps.vectors.name).toBe("mm:idx:local-use-lite-512");
+  });
+
+  test("gives the same answers as the exact engine, filters and odd tag values included", async () => {
+    const exact = createVectorIndex(deps.redis, "exact", deps.embedder, config);
+    const tenants = ["team-a.b@c:d e", "team-a", "x|y{z}*"];
+    const docs: (VectorDoc & { vector: Float32Array })[] = [];
+    for (let i = 0; i < 600; i++) {
+      docs.push({
+        account, tenant: tenants[i % 3], conversation: `conv:${i % 4}-@ x`, role: i % 2 ? "assistant" : "user",
+        importance: (i % 10) / 10, createdAt: Date.now(), content: `doc ${i}`, messageId: `m-${i}`, vector: near(centers[i % 12]),
+      });
+    }
+    const pipeline = deps.redis.pipeline();
+    for (const d of docs) {
+      for (const index of [deps.vectors, exact]) {
+        const w = index.writeFor(d, d.vector);
+        if (w.mode === "hash") pipeline.hset(w.key, ...(w.fields as [string, string]));
+        else pipeline.hset(w.key, w.fields[0] as string, w.fields[1] as Buffer);
+      }
+    }
+    await pipeline.exec();
+
+    let recallSum = 0;
+    let queries = 0;
+    for (let q = 0; q < 30; q++) {
+      const filter: VectorFilter = { account, tenant: tenants[q % 3] };
+      if (q % 4 === 1) filter.conversation = `conv:${q % 4}-@ x`;
+      if (q % 5 === 2) filter.role = "assistant";
+      if (q % 3 === 0) filter.minImportance = 0.5;
+      const vector = near(centers[q % 12]);
+      const truth = await exact.search(filter, vector, 10);
+      const got = await deps.vectors.search(filter, vector, 10);
+      expect(got.length).toBe(truth.length);
+      const truthIds = new Map(truth.map((t) => [t.messageId, t.score]));
+      const common = got.filter((g) => truthIds.has(g.messageId));
+      for (const g of common) expect(g.score).toBeCloseTo(truthIds.get(g.messageId) as number, 4);
+      for (const g of got) {
+        const d = docs.find((x) => x.messageId === g.messageId) as VectorDoc;
+        expect(d.tenant).toBe(filter.tenant);
+        if (filter.conversation) expect(d.conversation).toBe(filter.conversation);
+        if (filter.role) expect(d.role).toBe(filter.role);
+        if (filter.minImportance !== undefined) expect(d.importance).toBeGreaterThanOrEqual(filter.minImportance);
+      }
+      recallSum += truth.length ? common.length / truth.length : 1;
+      queries++;
+    }
+    expect(recallSum / queries).toBeGreaterThanOrEqual(0.95);
+    expect(await deps.vectors.search({ account, tenant: "team-*" }, near(centers[0]), 10)).toEqual([]);
+    expect(await deps.vectors.search({ account: "someone-else", tenant: tenants[0] }, near(centers[0]), 10)).toEqual([]);
+  });
+
+  test("a restart keeps the index and its documents; another model refuses to start", async () => {
+    const query = near(centers[1]);
+    const before = await deps.vectors.search({ account, tenant: "team-a" }, query, 5);
+    expect(before).toHaveLength(5);
+    const again = await createDeps(config, { log });
+    expect(await again.vectors.search({ account, tenant: "team-a" }, query, 5)).toEqual(before);
+    await again.redis.quit();
+    await again.queue.close();
+    await expect(createDeps(config, { log, embedder: fakeEmbedder("other-model-384") })).rejects.toThrow(ConfigError);
+    await expect(createDeps(config, { log, embedder: fakeEmbedder("other-model-384") })).rejects.toThrow(/reindex --switch-model/);
+    await deps.queue.close();
+    await deps.redis.quit();
+  });
+});
+
+test("model mismatch refuses to start on any engine", async () => {
+  const redis = await startTestRedis();
+  try {
+    const config = testConfig(redis.url);
+    const first = await createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-a-512") });
+    await first.queue.close();
+    await first.redis.quit();
+    await expect(createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-b-512") })).rejects.toThrow(/stored vectors were made by "model-a-512"/);
+  } finally {
+    await redis.stop();
+  }
+});
