@@ -5,6 +5,7 @@ import { conversationRoutes } from "./conversations";
 import type { Deps } from "./deps";
 import { AppError, payloadTooLarge, unsupportedMediaType } from "./errors";
 import { docs } from "./http/docs";
+import { createApiMetrics } from "./metrics";
 import { errorToResponse } from "./http/error-response";
 import { memoryRoutes } from "./memory";
 import { messageRoutes } from "./messages";
@@ -51,6 +52,8 @@ export function createApp(deps: Deps, realtime?: Realtime) {
   const { config, log } = deps;
   const origins = config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
   const started = new WeakMap<Request, number>();
+  const failedWith = new WeakMap<Request, number>();
+  const metrics = createApiMetrics(deps, () => realtime?.connections ?? 0);
 
   const app = new Elysia({
     websocket: {
@@ -80,17 +83,23 @@ export function createApp(deps: Deps, realtime?: Realtime) {
     .onError({ as: "global" }, ({ code, error, request, path }) => {
       const requestId = requestIdOf(request);
       const { response, unexpected } = errorToResponse(code, error, requestId, deps.redis.status === "ready");
+      failedWith.set(request, response.status);
       if (unexpected) log.error({ requestId, method: request.method, path, err: error }, "unhandled error");
       else if (response.status === 503) log.warn({ requestId, path, err: (error as Error)?.message }, "redis unavailable");
       return response;
     })
-    .onAfterResponse({ as: "global" }, ({ request, path, set }) => {
-      const t0 = started.get(request);
-      log.debug(
-        { requestId: requestIdOf(request), method: request.method, path, status: set.status, ms: t0 ? Math.round(performance.now() - t0) : undefined },
-        "request",
-      );
+    .onAfterResponse({ as: "global" }, ({ request, path, route, set }) => {
+      const ms = performance.now() - (started.get(request) ?? performance.now());
+      const status = failedWith.get(request) ?? (typeof set.status === "number" ? set.status : 200);
+      metrics.observeRequest(request.method, route || "unmatched", status, ms / 1000);
+      log.debug({ requestId: requestIdOf(request), method: request.method, path, status, ms: Math.round(ms) }, "request");
     })
+    .get(
+      "/metrics",
+      async () =>
+        new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } }),
+      { detail: { tags: ["System"], summary: "Prometheus metrics (keep it on a private network)" } },
+    )
     .use(docs())
     .use(systemRoutes(deps))
     .use(authRoutes(deps))

@@ -3,24 +3,48 @@ import { closeDeps, createDeps, type Deps } from "../src/deps";
 import { failStart, onShutdownSignal } from "../src/lifecycle";
 import { createLogger } from "../src/log";
 import { type IndexingWorker, startIndexingWorker } from "../src/memory/worker";
+import { createWorkerMetrics } from "../src/metrics";
 
 /** Indexing worker entry: run any number of these, on any number of machines, against one Redis. */
 async function main() {
   let log = createLogger("info", { service: "worker" });
   let deps: Deps | undefined;
   let indexing: IndexingWorker | undefined;
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined;
   try {
     const config = loadConfig();
     log = createLogger(config.LOG_LEVEL, { service: "worker" });
     // Registered first, so a signal during start-up still closes whatever is open.
     onShutdownSignal(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
+      metricsServer?.stop(true);
       await indexing?.close();
       if (deps) await closeDeps(deps);
     });
     deps = await createDeps(config, { log });
     await deps.embedder.embed(["warm up"]);
-    indexing = startIndexingWorker(deps);
-    log.info({ engine: deps.vectors.engine, model: deps.embedder.modelKey, batch: config.EMBED_BATCH_SIZE }, "indexing worker started");
+    const metrics = createWorkerMetrics();
+    indexing = startIndexingWorker(deps, {
+      onBatch: ({ size, ms, ok }) => {
+        metrics.batchSize.observe(size);
+        metrics.batchSeconds.observe(ms / 1000);
+        if (!ok) metrics.embedErrors.inc();
+      },
+    });
+    if (config.WORKER_METRICS_PORT) {
+      try {
+        metricsServer = Bun.serve({
+          hostname: config.HOST,
+          port: config.WORKER_METRICS_PORT,
+          fetch: async (request) =>
+            new URL(request.url).pathname === "/metrics"
+              ? new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } })
+              : new Response("not found", { status: 404 }),
+        });
+      } catch (error) {
+        log.warn({ port: config.WORKER_METRICS_PORT, err: (error as Error).message }, "worker metrics port busy; metrics off");
+      }
+    }
+    log.info({ engine: deps.vectors.engine, model: deps.embedder.modelKey, batch: config.EMBED_BATCH_SIZE, metricsPort: metricsServer?.port }, "indexing worker started");
   } catch (error) {
     failStart(log, error);
   }

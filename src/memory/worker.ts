@@ -46,8 +46,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
         const last = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) {
           const reason = (error as Error).message.slice(0, 500);
-          const failed = await markFailed(deps, job.data, reason);
-          hooks.onFailed?.(failed);
+          hooks.onFailed?.(await markFailed(deps, job.data, reason));
           log.error({ jobId: job.id, count: job.data.ids.length, err: reason }, "indexing failed for good");
           if (!retryable) throw new UnrecoverableError(reason);
         } else {

@@ -47,6 +47,7 @@ for i = 0, n - 1 do
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a])
     redis.call('SADD', KEYS[2], ARGV[a + 1])
     redis.call('ZADD', KEYS[1], now, ARGV[a + 12])
+    redis.call('HINCRBY', KEYS[3 + n * ${KEYS_PER_MESSAGE}], 'accepted', 1)
     result[#result + 1] = 1
   end
 end
@@ -122,6 +123,7 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
       now * 1000 + i, outboxMember(account, p.id),
     );
   });
+  keyList.push(keys.stats());
   const result = await ACCEPT.run<number[]>(redis, keyList, args);
   if (result[0] === -1) {
     const at = result[1];

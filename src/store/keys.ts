@@ -32,6 +32,8 @@ export const keys = {
   /** ZSET of `account:messageId` accepted but not yet indexed or failed, scored by enqueue time. */
   outbox: () => "mm:outbox",
 
+  /** HASH of cluster-wide counters: accepted, indexed, failed (see metrics.ts). */
+  stats: () => "mm:stats",
   /** The embedding model the stored vectors belong to. */
   embeddingModel: () => "mm:embedding-model",
   vectorIndex: (model: string) => `mm:idx:${model}`,

@@ -102,3 +102,37 @@ describe("OpenAPI and Swagger UI", () => {
     expect((await asset.text()).length).toBeGreaterThan(100_000);
   });
 });
+
+describe("metrics", () => {
+  test("/metrics is Prometheus text with HTTP, queue, message and WebSocket figures", async () => {
+    const { token } = await h.account();
+    await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m", conversation_id: "c", role: "user", content: "count me" } });
+    await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m" } });
+    await Bun.sleep(20); // after-response hooks run once the response is out
+    const res = await h.request("GET", "/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(/memory_mesh_http_requests_total\{method="POST",route="\/v1\/messages",status="202"\} 1/);
+    expect(text).toMatch(/memory_mesh_http_requests_total\{method="POST",route="\/v1\/messages",status="400"\} [1-9]/);
+    expect(text).not.toContain('status="422"');
+    expect(text).toContain("memory_mesh_http_request_duration_seconds_bucket");
+    expect(text).toMatch(/memory_mesh_queue_jobs\{state="waiting"\} [1-9]/);
+    expect(text).toMatch(/memory_mesh_messages_total\{state="accepted"\} [1-9]/);
+    expect(text).toMatch(/memory_mesh_pending_messages [1-9]/);
+    expect(text).toContain("memory_mesh_index_lag_seconds");
+    expect(text).toContain("memory_mesh_websocket_connections 0");
+  });
+});
+
+describe("unexpected failures", () => {
+  test("an unexpected error is a bare 500 with a request id and no stack", async () => {
+    const { createApp } = await import("../../src/app");
+    const broken = createApp({ ...h.deps, vectors: { ...h.deps.vectors, search: () => Promise.reject(new Error("secret internals at /src/x.ts:1")) } });
+    const { token } = await h.account();
+    const res = await broken.handle(new Request("http://localhost/v1/memory/search?tenant_id=a&query=b", { headers: { authorization: `Bearer ${token}` } }));
+    const body = (await res.json()) as Record<string, string>;
+    expect(res.status).toBe(500);
+    expect(body).toEqual({ message: "Internal server error", code: "internal_error", request_id: res.headers.get("x-request-id") as string });
+  });
+});
