@@ -1,0 +1,3 @@
+module memorymesh/guideclient
+
+go 1.19
