@@ -23,20 +23,8 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-/**
- * loadConfig leaves integer settings given as strings as strings (Elysia's t.Integer is a
- * string|integer union that Value.Convert does not decode), so e.g. ACCESS_TOKEN_TTL_S="86400"
- * makes login fail. The benchmarks coerce them back to numbers (see docs/benchmarks.md).
- */
-function coerceIntegers(config: Config): Config {
-  const defaults = loadConfig({}) as unknown as Record<string, unknown>;
-  const out = { ...config } as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(out)) if (typeof defaults[k] === "number" && typeof v === "string") out[k] = Number(v);
-  return out as unknown as Config;
-}
-
 export function benchConfig(redisUrl: string, env: Record<string, string> = {}): Config {
-  return coerceIntegers(loadConfig({
+  return loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "silent",
     REDIS_URL: redisUrl,
@@ -44,7 +32,7 @@ export function benchConfig(redisUrl: string, env: Record<string, string> = {}):
     RATE_LIMIT_REQUESTS: "10000000",
     ACCESS_TOKEN_TTL_S: "86400",
     ...env,
-  }));
+  });
 }
 
 /** Counts warn/error lines by message, then passes them on to the real logger. */
@@ -56,8 +44,14 @@ export function countingLogger(inner: Logger, counts: Map<string, number>): Logg
   return {
     debug: (c, m) => inner.debug(c, m),
     info: (c, m) => inner.info(c, m),
-    warn: (c, m) => (count("warn", c, m), inner.warn(c, m)),
-    error: (c, m) => (count("error", c, m), inner.error(c, m)),
+    warn: (c, m) => {
+      count("warn", c, m);
+      inner.warn(c, m);
+    },
+    error: (c, m) => {
+      count("error", c, m);
+      inner.error(c, m);
+    },
     child: () => countingLogger(inner, counts),
   };
 }

@@ -77,9 +77,12 @@ export function createApp(deps: Deps, realtime?: Realtime) {
     )
     .onParse({ as: "global" }, async ({ request }) => {
       const method = request.method;
-      if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+      // Bodiless methods get no body (null stops the generic parser below, which would choke on a WebSocket upgrade).
+      if (method === "GET" || method === "HEAD" || method === "OPTIONS") return null;
       return parseJsonBody(request, config.MAX_BODY_BYTES);
     })
+    // Never reached (the parser above answers every body); it tells the OpenAPI generator the bodies are JSON.
+    .onParse({ as: "global" }, { fn: "json" } as never)
     .onError({ as: "global" }, ({ code, error, request, path }) => {
       const requestId = requestIdOf(request);
       const { response, unexpected } = errorToResponse(code, error, requestId, deps.redis.status === "ready");

@@ -1,11 +1,11 @@
 import { t } from "elysia";
-import { Maybe, TenantId } from "../http/schemas";
+import { Maybe, TenantId, WELL_FORMED } from "../http/schemas";
 
 export const Scope = t.Union([t.Literal("read"), t.Literal("write")]);
 export type Scope = typeof Scope.static;
 
 export const RegisterBody = t.Object({
-  email: t.String({ maxLength: 254, pattern: "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", examples: ["user@example.com"] }),
+  email: t.String({ maxLength: 254, pattern: "^[^\\s@\\ud800-\\udfff]+@[^\\s@\\ud800-\\udfff]+\\.[^\\s@\\ud800-\\udfff]+$", examples: ["user@example.com"] }),
   username: t.String({ pattern: "^[A-Za-z0-9_.-]{3,32}$", description: "3-32 letters, digits, _ . -", examples: ["testuser"] }),
   password: t.String({
     minLength: 8,
@@ -17,7 +17,7 @@ export const RegisterBody = t.Object({
 });
 
 export const LoginBody = t.Object({
-  email: t.String({ maxLength: 254, examples: ["user@example.com"] }),
+  email: t.String({ maxLength: 254, pattern: WELL_FORMED, examples: ["user@example.com"] }),
   password: t.String({ maxLength: 128, examples: ["SecurePass123"] }),
 });
 

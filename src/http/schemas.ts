@@ -5,8 +5,11 @@ import { type TSchema, t } from "elysia";
  * are refused (they are the vector index's tag separator); everything else, `:` `@` `.` `-`
  * spaces and unicode included, is stored and matched exactly.
  */
+/** Printable, well-formed text: no control characters, no lone UTF-16 surrogates. */
+export const WELL_FORMED = "^(?:[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]|[\\ud800-\\udbff][\\udc00-\\udfff])+$";
+
 export const Id = (description: string, example: string) =>
-  t.String({ minLength: 1, maxLength: 128, pattern: "^[^\\u0000-\\u001f\\u007f]+$", description, examples: [example] });
+  t.String({ minLength: 1, maxLength: 128, pattern: WELL_FORMED, description, examples: [example] });
 
 export const TenantId = Id("Namespace inside your account (e.g. one per app or end user)", "my-app");
 export const ConversationId = Id("Conversation id, chosen by you", "user-123");

@@ -46,7 +46,8 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
         const last = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) {
           const reason = (error as Error).message.slice(0, 500);
-          hooks.onFailed?.(await markFailed(deps, job.data, reason));
+          const failedCount = await markFailed(deps, job.data, reason);
+          hooks.onFailed?.(failedCount);
           log.error({ jobId: job.id, count: job.data.ids.length, err: reason }, "indexing failed for good");
           if (!retryable) throw new UnrecoverableError(reason);
         } else {

@@ -78,6 +78,8 @@ function checkLimits(deps: Deps, inputs: MessageInput[], path: (i: number) => st
     problems.push({ field: "messages", message: `At most ${MAX_BATCH_MESSAGES} messages per batch` });
   const seen = new Map<string, number>();
   inputs.forEach((m, i) => {
+    if (!m.content.isWellFormed())
+      problems.push({ field: `${path(i)}content`, message: "Contains invalid Unicode (a lone surrogate)" });
     if (m.content.length > MAX_CONTENT_CHARS)
       problems.push({ field: `${path(i)}content`, message: `At most ${MAX_CONTENT_CHARS} characters` });
     if (m.metadata && Buffer.byteLength(JSON.stringify(m.metadata)) > MAX_METADATA_BYTES)

@@ -1,10 +1,16 @@
+import { badRequest } from "../errors";
+
 /**
  * Every Redis key, channel and index name Memory Mesh uses. User-supplied parts (tenant,
  * conversation and message ids) are URI-encoded so `:` inside them can never make two different
  * keys collide. The account id is our own and is part of every data key, which is what keeps
  * accounts apart by construction.
  */
-const enc = encodeURIComponent;
+const enc = (part: string) => {
+  // Schemas refuse lone surrogates already; this keeps a missed one a 400, never a 500.
+  if (!part.isWellFormed()) throw badRequest("Ids must be well-formed Unicode text");
+  return encodeURIComponent(part);
+};
 
 export const PREFIX = "mm:";
 

@@ -89,6 +89,10 @@ describe("OpenAPI and Swagger UI", () => {
     for (const path of ["/v1/messages", "/v1/messages/batch", "/v1/memory/search", "/v1/conversations", "/v1/auth/login"]) {
       expect(Object.keys(body.paths)).toContain(path);
     }
+    const post = body.paths["/v1/messages"].post;
+    expect(post.requestBody.content["application/json"].schema.required).toEqual(["tenant_id", "conversation_id", "role", "content"]);
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "429"]));
+    expect(post.tags).toEqual(["Messages"]);
   });
 
   test("/docs serves Swagger UI from local assets only", async () => {

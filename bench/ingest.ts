@@ -1,0 +1,130 @@
+/**
+ * Ingest requests/s of POST /v1/messages over real HTTP (the app on a free loopback port), next
+ * to a bare Bun.serve handler that parses the JSON and does one HSET on the same Redis. Load comes
+ * from wrk when installed (`apt-get install -y wrk`), else from in-process fetch clients. No
+ * indexing worker runs: this measures accepting (store + outbox + enqueue), not embedding.
+ *
+ *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=10)
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { keys } from "../src/store/keys";
+import { createRedis } from "../src/store/redis";
+import { freePort } from "../src/store/redis-server";
+import { fmt, printWarnings, startBench } from "./lib";
+
+const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
+const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 10));
+const WARMUP_S = 2;
+const BODY = JSON.stringify({
+  tenant_id: "bench",
+  conversation_id: "conv-1",
+  role: "user",
+  content: "I have been learning Python for data analysis and would like to remember which pandas tricks worked best.",
+  importance: 0.6,
+  metadata: { source: "bench" },
+});
+
+interface Load {
+  rps: number;
+  requests: number;
+  errors: number;
+  p50?: string;
+  p99?: string;
+}
+
+/** wrk, one thread, `CONNECTIONS` connections for `seconds`. */
+async function wrk(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const script = join(tmpdir(), `mm-bench-${process.pid}.lua`);
+  const lua = [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(BODY)}`,
+    ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
+  ].join("\n");
+  await Bun.write(script, lua);
+  const proc = Bun.spawn(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  await Bun.file(script).delete();
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const errors = num(/Non-2xx or 3xx responses: (\d+)/) + num(/Socket errors: connect (\d+)/);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    requests: num(/(\d+) requests in/),
+    errors,
+    p50: /\s50%\s+(\S+)/.exec(out)?.[1],
+    p99: /\s99%\s+(\S+)/.exec(out)?.[1],
+  };
+}
+
+/** Fallback: CONNECTIONS fetch loops in this process (they share its CPU with the server). */
+async function fetchLoad(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const end = performance.now() + seconds * 1000;
+  let requests = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < end) {
+        const res = await fetch(url, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: BODY });
+        await res.arrayBuffer();
+        requests++;
+        if (res.status !== 202) errors++;
+      }
+    }),
+  );
+  return { rps: requests / ((performance.now() - t0) / 1000), requests, errors };
+}
+
+const haveWrk = Bun.which("wrk") !== null;
+const load = haveWrk ? wrk : fetchLoad;
+
+async function measure(name: string, url: string, headers: Record<string, string>): Promise<Load> {
+  await load(url, headers, WARMUP_S);
+  const result = await load(url, headers, SECONDS);
+  const lat = result.p50 ? `  latency p50 ${result.p50} p99 ${result.p99}` : "";
+  console.log(`${name.padEnd(36)} ${fmt(result.rps, 0).padStart(7)} req/s  (${result.requests} requests, ${result.errors} errors)${lat}`);
+  return result;
+}
+
+async function main() {
+  const b = await startBench();
+  const bare = createRedis(b.redisUrl, "request");
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  try {
+    const token = await b.account();
+    const created = await b.json<{ key: string }>("POST", "/v1/auth/api-keys", { token, body: { name: "bench" } });
+    if (created.status !== 201) throw new Error(`api key: ${JSON.stringify(created.body)}`);
+    const appPort = await freePort();
+    b.app.listen({ hostname: "127.0.0.1", port: appPort, maxRequestBodySize: b.config.MAX_BODY_BYTES + 1024 });
+    server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: await freePort(),
+      async fetch(request) {
+        const m = (await request.json()) as Record<string, unknown>;
+        const id = Bun.randomUUIDv7();
+        await bare.hset(`bench:bare:${id}`, "id", id, "tenant_id", String(m.tenant_id), "conversation_id", String(m.conversation_id),
+          "role", String(m.role), "content", String(m.content), "metadata", JSON.stringify(m.metadata ?? null), "status", "pending");
+        return Response.json({ id, status: "pending" }, { status: 202 });
+      },
+    });
+    console.log(`ingest benchmark: ${haveWrk ? "wrk -t1" : "in-process fetch clients"}, ${CONNECTIONS} connections, ${SECONDS} s each (after ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth x-api-key`);
+
+    const json = { "content-type": "application/json" };
+    const baseline = await measure("bare Bun.serve + JSON.parse + HSET", `http://127.0.0.1:${server.port}/`, json);
+    const api = await measure("API POST /v1/messages", `http://127.0.0.1:${appPort}/v1/messages`, { ...json, "x-api-key": created.body.key });
+
+    const outbox = await b.deps.redis.zcard(keys.outbox());
+    console.log(`messages stored and waiting for indexing (outbox): ${outbox}`);
+    printWarnings(b.warnings);
+    console.log(`ratio API / bare: ${fmt(api.rps / baseline.rps, 3)} (goal >= 0.5)`);
+  } finally {
+    server?.stop(true);
+    await b.app.stop().catch(() => undefined);
+    bare.disconnect();
+    await b.close();
+  }
+}
+
+await main();
+process.exit(0);
