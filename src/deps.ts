@@ -53,6 +53,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.embedder.close?.();
   await deps.queue.close().catch(() => undefined);
   await closeRedis(deps.redis);
 }

