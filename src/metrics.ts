@@ -48,6 +48,14 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     },
   });
   new Gauge({
+    name: "memory_mesh_dispatch_backlog",
+    help: "Accepted messages not yet turned into indexing jobs by a worker",
+    registers: [registry],
+    async collect() {
+      this.set(await deps.redis.llen(keys.dispatch()));
+    },
+  });
+  new Gauge({
     name: "memory_mesh_messages_total",
     help: "Messages accepted, indexed and finally failed since the data began (all processes)",
     labelNames: ["state"],

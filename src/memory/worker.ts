@@ -7,6 +7,7 @@ import { backoffDelay, type IndexJobData } from "../store/queue";
 import { createRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
+import { startDispatcher } from "./dispatcher";
 import { sweepOutbox } from "./outbox";
 
 export interface IndexingWorker {
@@ -21,9 +22,10 @@ export interface IndexingHooks {
 }
 
 /**
- * An indexing worker: BullMQ jobs (one per accepted request, at most one embedder batch each)
- * are held concurrently while a shared batcher embeds their texts together. Locks are short so
- * the jobs of a killed worker return within seconds; the outbox sweeper runs on a timer.
+ * An indexing worker: a dispatcher turns accepted messages into BullMQ jobs (at most one embedder
+ * batch each); jobs are held concurrently while a shared batcher embeds their texts together.
+ * Locks are short so the jobs of a killed worker return within seconds; the outbox sweeper runs
+ * on a timer.
  */
 export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): IndexingWorker {
   const { config, log } = deps;
@@ -68,6 +70,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   );
   worker.on("error", (error) => log.warn({ err: error.message }, "worker error"));
 
+  const dispatcher = startDispatcher(deps);
   const sweepEvery = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
   let sweeping = false;
   const sweeper = setInterval(() => {
@@ -84,6 +87,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     worker,
     async close() {
       clearInterval(sweeper);
+      await dispatcher.close();
       await worker.close();
       await connection.quit().catch(() => connection.disconnect());
     },

@@ -6,7 +6,6 @@ import { conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
 import { envelope } from "../realtime/model";
 import { keys, outboxMember } from "../store/keys";
-import { chunk, indexJobOptions, newJobId } from "../store/queue";
 import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
 
@@ -14,27 +13,32 @@ const KEYS_PER_MESSAGE = 5;
 const ARGS_PER_MESSAGE = 13;
 
 /**
- * Stores messages, their conversations and outbox entries in one atomic step. An id that already
- * exists with the same content is a retry (left as is); with other content it is a conflict and
- * nothing is written. Returns 1 (stored) or 0 (already there) per message, or {-1, index}.
+ * Stores messages, their conversations, outbox entries and dispatch entries in one atomic step,
+ * and publishes `message.created`. An id that already exists with the same content is a retry
+ * (left as is); with other content it is a conflict and nothing is written. Returns 1 (stored) or
+ * 0 (already there) per message, or {-1, index}.
+ * KEYS: outbox, tenants, 5 per message, stats, dispatch list. ARGV: n, now, channel, 13 per message.
  */
 const ACCEPT = new Script(`
 local n = tonumber(ARGV[1])
 local now = ARGV[2]
+local channel = ARGV[3]
+local stats = KEYS[3 + n * ${KEYS_PER_MESSAGE}]
+local dispatch = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 for i = 0, n - 1 do
   local fp = redis.call('HGET', KEYS[3 + i * ${KEYS_PER_MESSAGE}], 'fp')
-  if fp and fp ~= ARGV[3 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, i} end
+  if fp and fp ~= ARGV[4 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, i} end
 end
 local result = {}
 for i = 0, n - 1 do
   local k = 3 + i * ${KEYS_PER_MESSAGE}
-  local a = 3 + i * ${ARGS_PER_MESSAGE}
+  local a = 4 + i * ${ARGS_PER_MESSAGE}
   if redis.call('EXISTS', KEYS[k]) == 1 then
     result[#result + 1] = 0
   else
     redis.call('HSET', KEYS[k], 'id', ARGV[a], 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2],
       'role', ARGV[a + 3], 'content', ARGV[a + 4], 'importance', ARGV[a + 5], 'metadata', ARGV[a + 6],
-      'status', 'pending', 'created_at', ARGV[a + 7], 'created_ms', ARGV[a + 8], 'fp', ARGV[a + 9], 'job_id', ARGV[a + 10])
+      'status', 'pending', 'created_at', ARGV[a + 7], 'created_ms', ARGV[a + 8], 'fp', ARGV[a + 9])
     local conv = KEYS[k + 1]
     if redis.call('EXISTS', conv) == 0 then
       redis.call('HSET', conv, 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2], 'title', '',
@@ -47,7 +51,9 @@ for i = 0, n - 1 do
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a])
     redis.call('SADD', KEYS[2], ARGV[a + 1])
     redis.call('ZADD', KEYS[1], now, ARGV[a + 12])
-    redis.call('HINCRBY', KEYS[3 + n * ${KEYS_PER_MESSAGE}], 'accepted', 1)
+    redis.call('RPUSH', dispatch, ARGV[a + 12])
+    redis.call('HINCRBY', stats, 'accepted', 1)
+    redis.call('PUBLISH', channel, ARGV[a + 10])
     result[#result + 1] = 1
   end
 end
@@ -60,7 +66,8 @@ interface Prepared {
   importance: number;
   metadata: string;
   fp: string;
-  jobId: string;
+  /** the message as answered (and as published in `message.created`) */
+  message: Message;
 }
 
 const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
@@ -93,24 +100,24 @@ function checkLimits(deps: Deps, inputs: MessageInput[], path: (i: number) => st
   if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
 }
 
-function prepare(deps: Deps, account: string, inputs: MessageInput[], idempotencyKey?: string): Prepared[] {
-  const jobIds = chunk(inputs, deps.config.EMBED_BATCH_SIZE).flatMap((part) => {
-    const id = newJobId();
-    return part.map(() => id);
-  });
+function prepare(account: string, inputs: MessageInput[], createdAt: string, idempotencyKey?: string): Prepared[] {
   return inputs.map((input, i) => {
     const importance = input.importance ?? DEFAULT_IMPORTANCE;
     const metadata = JSON.stringify(input.metadata ?? null);
     const id = input.id ?? (idempotencyKey ? idFromIdempotencyKey(account, idempotencyKey, i) : Bun.randomUUIDv7());
     const fp = sha256(JSON.stringify([input.tenant_id, input.conversation_id, input.role, input.content, importance, metadata]));
-    return { id, input, importance, metadata, fp, jobId: jobIds[i] };
+    const message: Message = {
+      id, tenant_id: input.tenant_id, conversation_id: input.conversation_id, role: input.role, content: input.content,
+      importance, metadata: input.metadata ?? null, status: "pending", created_at: createdAt, indexed_at: null, error: null,
+    };
+    return { id, input, importance, metadata, fp, message };
   });
 }
 
 async function store(redis: Redis, account: string, prepared: Prepared[], now: number): Promise<number[]> {
   const createdAt = new Date(now).toISOString();
   const keyList: string[] = [keys.outbox(), keys.tenants(account)];
-  const args: (string | number)[] = [prepared.length, now];
+  const args: (string | number)[] = [prepared.length, now, keys.eventsChannel()];
   prepared.forEach((p, i) => {
     const { tenant_id: tenant, conversation_id: conv } = p.input;
     keyList.push(
@@ -121,11 +128,12 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
       keys.conversationMessages(account, tenant, conv),
     );
     args.push(
-      p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, createdAt, now, p.fp, p.jobId,
+      p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, createdAt, now, p.fp,
+      envelope(account, "message.created", p.message),
       now * 1000 + i, outboxMember(account, p.id),
     );
   });
-  keyList.push(keys.stats());
+  keyList.push(keys.stats(), keys.dispatch());
   const result = await ACCEPT.run<number[]>(redis, keyList, args);
   if (result[0] === -1) {
     const at = result[1];
@@ -138,9 +146,10 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
 }
 
 /**
- * Accepts messages for indexing: validated, stored atomically with an outbox entry, then queued.
- * A failed enqueue loses nothing: the outbox sweeper queues whatever stays unqueued.
- * Returns the messages in input order (retries get the stored message).
+ * Accepts messages for indexing: validated, then stored atomically with their outbox and dispatch
+ * entries (one Redis call, no queue work on the request path). Workers turn dispatch entries into
+ * BullMQ jobs; the outbox sweeper re-drives anything a crash dropped.
+ * Returns the messages in input order (a retry gets the stored message).
  */
 export async function acceptMessages(
   deps: Deps,
@@ -153,42 +162,9 @@ export async function acceptMessages(
   for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
   const { account } = principal;
   const now = Date.now();
-  const prepared = prepare(deps, account, inputs, options.idempotencyKey);
+  const prepared = prepare(account, inputs, new Date(now).toISOString(), options.idempotencyKey);
   const stored = await store(deps.redis, account, prepared, now);
-
-  const messages: Message[] = [];
-  const fresh: Prepared[] = [];
-  for (const [i, p] of prepared.entries()) {
-    if (stored[i] === 1) {
-      fresh.push(p);
-      messages.push({
-        id: p.id, tenant_id: p.input.tenant_id, conversation_id: p.input.conversation_id, role: p.input.role,
-        content: p.input.content, importance: p.importance, metadata: p.input.metadata ?? null, status: "pending",
-        created_at: new Date(now).toISOString(), indexed_at: null, error: null,
-      });
-    } else {
-      messages.push(toMessage(await deps.redis.hgetall(keys.message(account, p.id))));
-    }
-  }
-  await enqueue(deps, account, fresh);
-  const pipeline = deps.redis.pipeline();
-  for (const i of prepared.keys()) {
-    if (stored[i] === 1) pipeline.publish(keys.eventsChannel(), envelope(account, "message.created", messages[i]));
-  }
-  await pipeline.exec().catch(() => undefined);
-  return messages;
-}
-
-async function enqueue(deps: Deps, account: string, fresh: Prepared[]): Promise<void> {
-  if (fresh.length === 0) return;
-  const byJob = new Map<string, string[]>();
-  for (const p of fresh) byJob.set(p.jobId, [...(byJob.get(p.jobId) ?? []), p.id]);
-  const options = indexJobOptions(deps.config);
-  try {
-    await deps.queue.addBulk(
-      [...byJob].map(([jobId, ids]) => ({ name: "index", data: { account, ids }, opts: { ...options, jobId } })),
-    );
-  } catch (error) {
-    deps.log.warn({ err: (error as Error).message, count: fresh.length }, "enqueue failed; the outbox sweeper will queue these");
-  }
+  return Promise.all(
+    prepared.map(async (p, i) => (stored[i] === 1 ? p.message : toMessage(await deps.redis.hgetall(keys.message(account, p.id))))),
+  );
 }

@@ -37,6 +37,8 @@ export const keys = {
     `mm:conv-msgs:${account}:${enc(tenant)}:${enc(conversation)}`,
   /** ZSET of `account:messageId` accepted but not yet indexed or failed, scored by enqueue time. */
   outbox: () => "mm:outbox",
+  /** LIST of `account:messageId` accepted and not yet turned into a job by a worker's dispatcher. */
+  dispatch: () => "mm:dispatch",
 
   /** HASH of cluster-wide counters: accepted, indexed, failed (see metrics.ts). */
   stats: () => "mm:stats",

@@ -21,7 +21,7 @@ async function statuses(token: string, ids: string[]) {
 }
 
 describe("durability", () => {
-  test("a process killed between storing and enqueueing still ends indexed (outbox)", async () => {
+  test("a dispatcher killed between taking accepted messages and queueing them loses nothing (outbox)", async () => {
     const { token, userId } = await h.account();
     const ids = ["crash-1", "crash-2", "crash-3"];
     const child = Bun.spawn(["bun", `${root}test/fixtures/accept-then-die.ts`, userId, "t", ...ids], {
@@ -32,6 +32,7 @@ describe("durability", () => {
     await child.exited;
     expect(child.signalCode).toBe("SIGKILL");
     expect(await statuses(token, ids)).toEqual(["pending", "pending", "pending"]);
+    expect(await h.deps.redis.llen("mm:dispatch")).toBe(0);
     expect(await h.deps.queue.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
 
     const worker = startIndexingWorker(h.deps);

@@ -121,7 +121,8 @@ describe("metrics", () => {
     expect(text).toMatch(/memory_mesh_http_requests_total\{method="POST",route="\/v1\/messages",status="400"\} [1-9]/);
     expect(text).not.toContain('status="422"');
     expect(text).toContain("memory_mesh_http_request_duration_seconds_bucket");
-    expect(text).toMatch(/memory_mesh_queue_jobs\{state="waiting"\} [1-9]/);
+    expect(text).toMatch(/memory_mesh_queue_jobs\{state="waiting"\} \d+/);
+    expect(text).toMatch(/memory_mesh_dispatch_backlog [1-9]/);
     expect(text).toMatch(/memory_mesh_messages_total\{state="accepted"\} [1-9]/);
     expect(text).toMatch(/memory_mesh_pending_messages [1-9]/);
     expect(text).toContain("memory_mesh_index_lag_seconds");

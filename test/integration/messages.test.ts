@@ -12,7 +12,7 @@ const msg = (i: number, extra: Record<string, unknown> = {}) => ({
 
 describe("POST /v1/messages", () => {
   test("202 with the stored message, pending, before any embedding (no worker runs in this file)", async () => {
-    const { token } = await h.account();
+    const { token, userId } = await h.account();
     const { status, body } = await h.json("POST", "/v1/messages", {
       token,
       body: { ...msg(1), importance: 0.8, metadata: { source: "web", session_id: "abc123" } },
@@ -25,8 +25,9 @@ describe("POST /v1/messages", () => {
     });
     const got = await h.json("GET", `/v1/messages/${body.id}`, { token });
     expect(got.body).toEqual(body);
-    const waiting = await h.deps.queue.getWaitingCount();
-    expect(waiting).toBeGreaterThan(0);
+    // Stored with its outbox and dispatch entries in the same step; no worker has run.
+    expect(await h.deps.redis.lrange("mm:dispatch", 0, -1)).toContain(`${userId}:${body.id}`);
+    expect(await h.deps.redis.zscore("mm:outbox", `${userId}:${body.id}`)).not.toBeNull();
   });
 
   test("the guide's nulls mean 'not given'; tool role is accepted", async () => {

@@ -1,0 +1,60 @@
+import type { Redis } from "ioredis";
+import type { Deps } from "../deps";
+import { keys, parseOutboxMember } from "../store/keys";
+import { chunk, indexJobOptions, newJobId } from "../store/queue";
+import { createRedis } from "../store/redis";
+
+/** Most dispatch entries taken per round: bounded, so one round is one modest BullMQ addBulk. */
+const TAKE = 1024;
+
+/**
+ * Turns accepted messages into BullMQ jobs, off the request path: blocks on the dispatch list,
+ * takes whatever is waiting (messages of many requests), and queues one job per account per
+ * EMBED_BATCH_SIZE ids. Entries taken by a dispatcher that dies before queueing them stay in the
+ * outbox, which the sweeper re-drives. Every worker runs one; they share the list.
+ */
+export function startDispatcher(deps: Deps): { close(): Promise<void> } {
+  const { config, log } = deps;
+  const blocking: Redis = createRedis(config.REDIS_URL as string, "worker", log);
+  let running = true;
+
+  async function dispatch(members: string[]): Promise<void> {
+    const byAccount = new Map<string, string[]>();
+    for (const member of members) {
+      const { account, messageId } = parseOutboxMember(member);
+      byAccount.set(account, [...(byAccount.get(account) ?? []), messageId]);
+    }
+    const jobs: { name: string; data: { account: string; ids: string[] }; opts: ReturnType<typeof indexJobOptions> & { jobId: string } }[] = [];
+    const marks = deps.redis.pipeline();
+    for (const [account, ids] of byAccount) {
+      for (const part of chunk(ids, config.EMBED_BATCH_SIZE)) {
+        const jobId = newJobId();
+        for (const id of part) marks.hset(keys.message(account, id), "job_id", jobId);
+        jobs.push({ name: "index", data: { account, ids: part }, opts: { ...indexJobOptions(config), jobId } });
+      }
+    }
+    await marks.exec();
+    await deps.queue.addBulk(jobs);
+  }
+
+  const loop = (async () => {
+    while (running) {
+      try {
+        const reply = (await blocking.call("BLMPOP", "1", "1", keys.dispatch(), "LEFT", "COUNT", String(TAKE))) as [string, string[]] | null;
+        if (reply) await dispatch(reply[1]);
+      } catch (error) {
+        if (!running) break;
+        log.warn({ err: (error as Error).message }, "dispatch failed; the outbox sweeper will re-drive");
+        await Bun.sleep(500);
+      }
+    }
+  })();
+
+  return {
+    async close() {
+      running = false;
+      blocking.disconnect();
+      await loop;
+    },
+  };
+}
