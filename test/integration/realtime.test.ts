@@ -137,3 +137,51 @@ describe("WebSocket events across instances", () => {
     await c.stop(true);
   });
 });
+
+describe("slow clients", () => {
+  test("a client that stops reading is disconnected after a bounded buffer; others keep receiving", async () => {
+    const { token, userId } = await h.account();
+    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const c = createApp({ ...h.deps, config: { ...h.deps.config, WS_MAX_BUFFER_BYTES: 64 * 1024 } }, hub).listen({ port: 0, hostname: "127.0.0.1" });
+    const port = c.server?.port as number;
+    const { connect } = await import("node:net");
+    // A raw client that completes the handshake and then never reads again.
+    const slow = connect(port, "127.0.0.1");
+    let slowClosed = false;
+    slow.on("close", () => {
+      slowClosed = true;
+    });
+    slow.on("error", () => undefined);
+    await new Promise<void>((resolve) => {
+      slow.write(
+        `GET /ws/messages/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      );
+      slow.once("data", () => {
+        slow.pause();
+        resolve();
+      });
+    });
+    const fast = new WebSocket(`ws://127.0.0.1:${port}/ws/messages/slow`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
+    let fastGot = 0;
+    fast.onmessage = () => fastGot++;
+    await new Promise((r) => {
+      fast.onopen = r;
+    });
+    expect(hub.connections).toBe(2);
+    // Publish ~24 MB of events for this tenant straight on the channel, as workers do.
+    const message = { id: "x", tenant_id: "slow", conversation_id: "c", role: "user", content: "y".repeat(60_000), importance: 0.5, metadata: null, status: "indexed", created_at: new Date().toISOString(), indexed_at: null, error: null };
+    const event = JSON.stringify({ account: userId, event: { type: "message.indexed", tenant_id: "slow", conversation_id: "c", message, ts: new Date().toISOString() } });
+    for (let i = 0; i < 400 && !slowClosed; i++) {
+      await h.deps.redis.publish("mm:events", event);
+      if (i % 20 === 0) await Bun.sleep(20);
+    }
+    await eventually("slow client dropped", () => slowClosed || hub.connections === 1, 20_000);
+    expect(hub.connections).toBe(1);
+    await eventually("fast client kept up", () => fastGot >= 100, 20_000);
+    fast.close();
+    slow.destroy();
+    await hub.close();
+    await c.stop(true);
+  }, 60_000);
+});
