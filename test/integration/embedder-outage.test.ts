@@ -98,6 +98,25 @@ describe("embedder outage", () => {
     await subscriber.quit();
   });
 
+  test("bun run reindex re-drives failed messages from the command line", async () => {
+    const { token, userId } = await h.account();
+    fake.mode = "down";
+    const { body } = await h.json("POST", "/v1/messages", { token, body: { tenant_id: "cli", conversation_id: "c", role: "user", content: "retry me from the CLI" } });
+    await eventually("failed", async () => (await statusOf(token, body.id)).status === "failed");
+    fake.mode = "ok";
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>), REDIS_URL: h.redisUrl, EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "text-embedding-3-small",
+      EMBEDDING_DIMENSIONS: "64", OPENAI_BASE_URL: fake.url, LOG_LEVEL: "error", NODE_ENV: "test",
+    };
+    const root = new URL("../..", import.meta.url).pathname;
+    const cli = Bun.spawn(["bun", `${root}workers/reindex.ts`, "--account", userId, "--tenant", "cli", "--mode", "failed"], { env, stdout: "pipe", stderr: "pipe" });
+    expect(await cli.exited).toBe(0);
+    await eventually("indexed after the CLI", async () => (await statusOf(token, body.id)).status === "indexed");
+    const usage = Bun.spawnSync(["bun", `${root}workers/reindex.ts`, "--mode", "bogus"], { env });
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stdout.toString()).toContain("--switch-model");
+  });
+
   test("input the provider rejects (400) fails at once instead of retrying", async () => {
     const { token } = await h.account();
     fake.mode = "bad-request";
