@@ -1,0 +1,73 @@
+import { expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import type { Envelope } from "../../src/realtime/model";
+import { createRedis } from "../../src/store/redis";
+import { eventually, useHarness } from "../helpers/app";
+
+/**
+ * 5,000 messages ingested while worker processes are SIGKILLed again and again: every message
+ * must end `indexed`, with exactly one `message.indexed` event and exactly one vector each.
+ */
+const ENV = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "3000", EMBED_BATCH_WAIT_MS: "20" };
+const h = useHarness(ENV);
+const root = new URL("../..", import.meta.url).pathname;
+const TOTAL = 5000;
+const KILL_EVERY_MS = 4000;
+
+test(`${TOTAL} messages, workers SIGKILLed every ${KILL_EVERY_MS / 1000} s: all indexed exactly once`, async () => {
+  const { token, userId } = await h.account();
+  const spawnWorker = (): Subprocess =>
+    Bun.spawn(["bun", `${root}workers/indexer.ts`], {
+      env: { ...process.env, ...ENV, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", NODE_ENV: "test", WORKER_METRICS_PORT: "0" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  const subscriber = createRedis(h.redisUrl, "subscriber");
+  const indexed = new Map<string, number>();
+  subscriber.on("message", (_c: string, raw: string) => {
+    const { event } = JSON.parse(raw) as Envelope;
+    if (event.type === "message.indexed") indexed.set(event.message.id, (indexed.get(event.message.id) ?? 0) + 1);
+  });
+  await subscriber.subscribe("mm:events");
+
+  const workers = [spawnWorker(), spawnWorker()];
+  let kills = 0;
+  const killer = setInterval(() => {
+    const victim = kills % workers.length;
+    workers[victim].kill("SIGKILL");
+    workers[victim] = spawnWorker();
+    kills++;
+  }, KILL_EVERY_MS);
+  const ids: string[] = [];
+  try {
+    // Ingest in batches of 100 spread over the first seconds, while workers are being killed.
+    for (let b = 0; b < TOTAL / 100; b++) {
+      const messages = Array.from({ length: 100 }, (_, i) => ({
+        tenant_id: "soak", conversation_id: `c${b % 10}`, role: i % 2 ? "assistant" : "user",
+        content: `note ${b * 100 + i}: the meeting about topic ${i % 37} moved to room ${b % 11}`,
+      }));
+      const { status, body } = await h.json("POST", "/v1/messages/batch", { token, body: { messages } });
+      expect(status).toBe(202);
+      ids.push(...body.created.map((m: { id: string }) => m.id));
+      await Bun.sleep(100);
+    }
+    await eventually("every message indexed", () => indexed.size >= TOTAL, 400_000);
+  } finally {
+    clearInterval(killer);
+    for (const w of workers) w.kill("SIGTERM");
+    await Promise.all(workers.map((w) => w.exited));
+    await subscriber.quit();
+  }
+  process.stderr.write(`[worker-kill] ${TOTAL} messages, ${kills} kills\n`);
+  expect(kills).toBeGreaterThan(3);
+  expect(ids).toHaveLength(TOTAL);
+  expect([...indexed.values()].filter((n) => n !== 1)).toEqual([]);
+  const missing = ids.filter((id) => !indexed.has(id));
+  expect(missing).toEqual([]);
+  const vectors =
+    h.deps.vectors.engine === "exact"
+      ? await h.deps.redis.hlen(h.deps.vectors.removalFor(userId, "soak", "").exactKey)
+      : (await h.deps.redis.keys(`mm:vec:*:${userId}:soak:*`)).length;
+  expect(vectors).toBe(TOTAL);
+  const statuses = await Promise.all(ids.slice(0, 200).map(async (id) => (await h.json("GET", `/v1/messages/${id}`, { token })).body.status));
+  expect(new Set(statuses)).toEqual(new Set(["indexed"]));
+}, 600_000);
