@@ -216,6 +216,8 @@ async function exactSearch(
       for (let d = 0; d < dims; d++) dot += scratch[d] * query[d];
       if (top.length < k || dot > top[top.length - 1].score) {
         const hit = { messageId: entries[i].toString(), score: dot };
+        // HSCAN may return an entry twice (while the hash is rehashed): keep one.
+        if (top.some((t) => t.messageId === hit.messageId)) continue;
         let at = top.length;
         while (at > 0 && top[at - 1].score < dot) at--;
         top.splice(at, 0, hit);

@@ -1,6 +1,5 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps";
-import { AppError } from "../errors";
 
 const Health = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
 const Ready = t.Object(
@@ -56,4 +55,3 @@ export function systemRoutes(deps: Deps) {
     );
 }
 
-export { AppError };
