@@ -62,7 +62,7 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     registers: [registry],
     async collect() {
       const values = await deps.redis.hmget(keys.stats(), ...STAT_FIELDS);
-      STAT_FIELDS.forEach((state, i) => this.set({ state }, Number(values[i] ?? 0)));
+      for (const [i, state] of STAT_FIELDS.entries()) this.set({ state }, Number(values[i] ?? 0));
     },
   });
   new Gauge({
