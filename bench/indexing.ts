@@ -1,7 +1,8 @@
 /**
  * End-to-end indexing throughput: messages accepted through the API (batch + single POSTs, in
- * process via app.handle) until every one is `indexed` by an in-process worker, next to the raw
- * embedder on batches of EMBED_BATCH_SIZE texts in the same run.
+ * process via app.handle) until every one is `indexed` by an in-process worker (startIndexingWorker:
+ * its dispatcher turns accepted messages into jobs; the model runs in a worker thread), next to
+ * the raw embedder on batches of EMBED_BATCH_SIZE texts in the same run.
  *
  *   bun run bench/indexing.ts            (BENCH_MESSAGES=1500, BENCH_SINGLES=300)
  */

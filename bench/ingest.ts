@@ -2,7 +2,8 @@
  * Ingest requests/s of POST /v1/messages over real HTTP (the app on a free loopback port), next
  * to a bare Bun.serve handler that parses the JSON and does one HSET on the same Redis. Load comes
  * from wrk when installed (`apt-get install -y wrk`), else from in-process fetch clients. No
- * indexing worker runs: this measures accepting (store + outbox + enqueue), not embedding.
+ * indexing worker runs: this measures accepting (one ACCEPT script: store, outbox, dispatch
+ * entry, publish), not embedding.
  *
  *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=10)
  */

@@ -149,3 +149,61 @@ export function sentences(n: number, seed = 42): string[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
   return Array.from({ length: n }, (_, i) => `${pick(SUBJECTS)} ${pick(VERBS)} ${pick(OBJECTS)}${pick(TAILS)}. (#${i})`);
 }
+
+/** `n` chat-like texts of 100-300 characters (2-4 sentences joined; deterministic). */
+export function chatTexts(n: number, seed = 42): string[] {
+  const pool = sentences(n * 4, seed).map((s) => s.replace(/ \(#\d+\)$/, ""));
+  return Array.from({ length: n }, (_, i) => {
+    let text = `${pool[i * 4]}.`.replace(/\.\.$/, ".");
+    for (let k = 1; k < 4 && text.length < 100; k++) text += ` ${pool[i * 4 + k]}`;
+    return `${text.slice(0, 290)} (#${i})`;
+  });
+}
+
+/** `bun workers/indexer.ts` as a child process against `redisUrl` (LOG_LEVEL=error, no metrics port). */
+export function spawnWorker(redisUrl: string, env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", `${new URL("..", import.meta.url).pathname}workers/indexer.ts`], {
+    env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: "error", WORKER_METRICS_PORT: "0", NODE_ENV: "test", ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return {
+    pid: proc.pid,
+    /** SIGTERM, then SIGKILL after 20 s. */
+    async stop() {
+      proc.kill("SIGTERM");
+      const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+      if (!done) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    },
+  };
+}
+
+/** VmRSS of a process in bytes (from /proc), NaN if unreadable. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text().catch(() => "");
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : Number.NaN;
+}
+
+/** INFO memory used_memory of a Redis, in bytes. */
+export async function usedMemory(redis: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? Number.NaN);
+}
+
+export const mib = (bytes: number) => `${fmt(bytes / 1048576, 1)} MiB`;
+
+/**
+ * Open-loop load: calls `fire(i)` (not awaited) at `rate` per second for `seconds`, on a fixed
+ * schedule, at most `rate * seconds` times. Resolves when the last call has been started.
+ */
+export async function paced(rate: number, seconds: number, fire: (i: number) => void): Promise<void> {
+  const total = Math.round(rate * seconds);
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 1) await Bun.sleep(wait);
+    fire(i);
+  }
+}

@@ -6,8 +6,8 @@ const SWEEP_LIMIT = 500;
 const LIVE_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
 
 /**
- * Queues again every accepted message whose job is gone: the API died between storing and
- * enqueueing, the enqueue failed, or Redis lost the job. Only entries older than
+ * Queues again every accepted message whose job is gone: a dispatcher died between taking it
+ * and queueing it, the enqueue failed, or Redis lost the job. Only entries older than
  * OUTBOX_REDRIVE_MS are looked at, and a message whose job is still alive is left alone.
  * One sweeper runs at a time across all workers (a short Redis lock).
  */
@@ -48,8 +48,8 @@ export async function sweepOutbox(deps: Deps, workerId: string): Promise<number>
     await queue.add("index", { account, ids }, { ...indexJobOptions(config), jobId });
     requeued += ids.length;
   }
-  // Touch what was looked at so the next sweep moves on to older entries first.
-  await redis.zadd(keys.outbox(), "XX", ...members.filter((m) => !orphans.includes(m)).flatMap((m) => [now, m]));
+  // Scores stay the accept time (the index-lag metric reads the oldest); entries whose job is
+  // alive are looked at again next time, and they leave the outbox as they get indexed.
   if (requeued > 0) deps.log.warn({ requeued }, "outbox: queued messages whose job was missing");
   return requeued;
 }

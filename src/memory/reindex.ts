@@ -26,8 +26,8 @@ export async function reindexTenant(deps: Deps, account: string, tenant: string,
       const jobId = newJobId();
       const multi = redis.multi();
       for (const id of ids) {
-        multi.hset(keys.message(account, id), "job_id", jobId);
-        if (mode === "failed") multi.hset(keys.message(account, id), "status", "pending");
+        // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
+        multi.hset(keys.message(account, id), "job_id", jobId, "status", "pending");
         multi.hdel(keys.message(account, id), "error");
         multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
       }
