@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { connect } from "node:net";
+import { createApp } from "../../src/app";
+import { createRealtime } from "../../src/realtime/hub";
+import { eventually, useHarness } from "../helpers/app";
+
+const h = useHarness({ WS_HEARTBEAT_MS: "4000" });
+
+describe("WebSocket heartbeats", () => {
+  test("an idle client that answers pings stays connected; a dead one (never answers) is dropped", async () => {
+    const { token } = await h.account();
+    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const app = createApp(h.deps, hub).listen({ port: 0, hostname: "127.0.0.1" });
+    h.cleanup(async () => {
+      await hub.close();
+      await app.stop(true);
+    });
+    const port = app.server?.port as number;
+    const alive = new WebSocket(`ws://127.0.0.1:${port}/ws/messages/hb`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
+    let aliveClosed = false;
+    alive.onclose = () => {
+      aliveClosed = true;
+    };
+    await new Promise((r) => {
+      alive.onopen = r;
+    });
+    // A peer that completes the handshake, then reads nothing and answers no ping.
+    const dead = connect(port, "127.0.0.1");
+    let deadClosed = false;
+    dead.on("close", () => {
+      deadClosed = true;
+    });
+    dead.on("error", () => undefined);
+    await new Promise<void>((resolve) => {
+      dead.write(
+        `GET /ws/messages/hb HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      );
+      dead.once("data", () => {
+        dead.pause();
+        resolve();
+      });
+    });
+    await eventually("both registered", () => hub.connections === 2);
+    const started = Date.now();
+    await eventually("dead peer dropped", () => hub.connections === 1, 40_000);
+    process.stderr.write(`[heartbeat] dead peer dropped after ${Date.now() - started} ms\n`);
+    expect(aliveClosed).toBe(false);
+    expect(alive.readyState).toBe(WebSocket.OPEN);
+    alive.close();
+    dead.destroy();
+    expect(deadClosed || hub.connections === 1).toBe(true);
+  }, 60_000);
+});
