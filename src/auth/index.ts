@@ -5,7 +5,7 @@ import { errors, given } from "../http/schemas";
 import { getUser, registerUser, verifyLogin } from "./accounts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { requireAuth } from "./credentials";
-import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, LoginBody, RefreshBody, RegisterBody, TokenPair, User } from "./model";
+import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, LoginBody, type Principal, RefreshBody, RegisterBody, TokenPair, User } from "./model";
 import { takeRate } from "./rate-limit";
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
@@ -16,6 +16,11 @@ function clientAddress(deps: Deps, request: Request, server: Server): string {
     if (forwarded) return forwarded;
   }
   return server?.requestIP(request)?.address ?? "unknown";
+}
+
+/** API keys are managed with a user's own access token: a (possibly restricted) key cannot mint keys. */
+function requireUser(principal: Principal): void {
+  if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
 }
 
 /** Login and register are limited per client address and per email, against password guessing. */
@@ -76,7 +81,7 @@ export function authRoutes(deps: Deps) {
     .post(
       "/api-keys",
       async ({ principal, body, set }) => {
-        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        requireUser(principal);
         set.status = 201;
         return createApiKey(redis, principal.account, {
           name: body.name,
@@ -94,7 +99,7 @@ export function authRoutes(deps: Deps) {
     .get(
       "/api-keys",
       async ({ principal }) => {
-        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        requireUser(principal);
         return { api_keys: await listApiKeys(redis, principal.account) };
       },
       { response: { 200: ApiKeyList, ...errors(401, 403) }, detail: { summary: "List API keys (no secrets)", security: [{ bearerAuth: [] }] } },
@@ -102,7 +107,7 @@ export function authRoutes(deps: Deps) {
     .delete(
       "/api-keys/:id",
       async ({ principal, params, set }) => {
-        if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
+        requireUser(principal);
         await revokeApiKey(redis, principal.account, params.id);
         set.status = 204;
       },

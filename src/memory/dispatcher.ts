@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Deps } from "../deps";
 import { keys, parseOutboxMember } from "../store/keys";
-import { chunk, indexJobOptions, newJobId } from "../store/queue";
 import { createRedis } from "../store/redis";
+import { queueIndexJobs } from "./jobs";
 
 /** Most dispatch entries taken per round: bounded, so one round is one modest BullMQ addBulk. */
 const TAKE = 1024;
@@ -24,17 +24,7 @@ export function startDispatcher(deps: Deps): { close(): Promise<void> } {
       const { account, messageId } = parseOutboxMember(member);
       byAccount.set(account, [...(byAccount.get(account) ?? []), messageId]);
     }
-    const jobs: { name: string; data: { account: string; ids: string[] }; opts: ReturnType<typeof indexJobOptions> & { jobId: string } }[] = [];
-    const marks = deps.redis.pipeline();
-    for (const [account, ids] of byAccount) {
-      for (const part of chunk(ids, config.EMBED_BATCH_SIZE)) {
-        const jobId = newJobId();
-        for (const id of part) marks.hset(keys.message(account, id), "job_id", jobId);
-        jobs.push({ name: "index", data: { account, ids: part }, opts: { ...indexJobOptions(config), jobId } });
-      }
-    }
-    await marks.exec();
-    await deps.queue.addBulk(jobs);
+    await queueIndexJobs(deps, [...byAccount].map(([account, ids]) => ({ account, ids })));
   }
 
   const loop = (async () => {

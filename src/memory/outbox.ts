@@ -1,6 +1,6 @@
 import type { Deps } from "../deps";
 import { keys, parseOutboxMember } from "../store/keys";
-import { indexJobOptions, newJobId } from "../store/queue";
+import { queueIndexJobs } from "./jobs";
 
 const SWEEP_LIMIT = 500;
 const LIVE_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
@@ -36,18 +36,13 @@ export async function sweepOutbox(deps: Deps, workerId: string): Promise<number>
   }
   if (orphans.length > 0) await redis.zrem(keys.outbox(), ...orphans);
 
-  let requeued = 0;
-  for (const [group, { account, ids }] of byJob) {
+  const lost: { account: string; ids: string[] }[] = [];
+  for (const [group, entry] of byJob) {
     const oldJobId = group.split("\n")[1];
     const state = oldJobId ? await queue.getJobState(oldJobId) : "unknown";
-    if (LIVE_STATES.has(state)) continue;
-    const jobId = newJobId();
-    const pipeline = redis.multi();
-    for (const id of ids) pipeline.hset(keys.message(account, id), "job_id", jobId);
-    await pipeline.exec();
-    await queue.add("index", { account, ids }, { ...indexJobOptions(config), jobId });
-    requeued += ids.length;
+    if (!LIVE_STATES.has(state)) lost.push(entry);
   }
+  const requeued = await queueIndexJobs(deps, lost);
   // Scores stay the accept time (the index-lag metric reads the oldest); entries whose job is
   // alive are looked at again next time, and they leave the outbox as they get indexed.
   if (requeued > 0) deps.log.warn({ requeued }, "outbox: queued messages whose job was missing");

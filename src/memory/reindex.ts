@@ -1,6 +1,7 @@
 import type { Deps } from "../deps";
 import { keys, outboxMember } from "../store/keys";
-import { chunk, indexJobOptions, newJobId } from "../store/queue";
+import { chunk } from "../store/queue";
+import { queueIndexJobs } from "./jobs";
 
 export type ReindexMode = "failed" | "pending" | "all";
 
@@ -10,7 +11,7 @@ export type ReindexMode = "failed" | "pending" | "all";
  * keyspace.
  */
 export async function reindexTenant(deps: Deps, account: string, tenant: string, mode: ReindexMode): Promise<number> {
-  const { redis, queue, config } = deps;
+  const { redis } = deps;
   const conversations = await redis.zrange(keys.conversations(account, tenant), "0", "-1");
   let queued = 0;
   for (const conversation of conversations) {
@@ -22,19 +23,16 @@ export async function reindexTenant(deps: Deps, account: string, tenant: string,
         if (statuses[i] && (mode === "all" || statuses[i] === mode)) selected.push(id);
       });
     }
-    for (const ids of chunk(selected, config.EMBED_BATCH_SIZE)) {
-      const jobId = newJobId();
-      const multi = redis.multi();
-      for (const id of ids) {
-        // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
-        multi.hset(keys.message(account, id), "job_id", jobId, "status", "pending");
-        multi.hdel(keys.message(account, id), "error");
-        multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
-      }
-      await multi.exec();
-      await queue.add("index", { account, ids, force: mode === "all" }, { ...indexJobOptions(config), jobId });
-      queued += ids.length;
+    if (selected.length === 0) continue;
+    const multi = redis.multi();
+    for (const id of selected) {
+      // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
+      multi.hset(keys.message(account, id), "status", "pending");
+      multi.hdel(keys.message(account, id), "error");
+      multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
     }
+    await multi.exec();
+    queued += await queueIndexJobs(deps, [{ account, ids: selected }], mode === "all");
   }
   return queued;
 }

@@ -1,20 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import type { Envelope } from "../../src/realtime/model";
 import { startIndexingWorker } from "../../src/memory/worker";
 import { createRedis } from "../../src/store/redis";
 import { eventually, useHarness } from "../helpers/app";
+import { spawnWorker } from "../helpers/processes";
 
 const FAST_RECOVERY = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "1500", EMBED_BATCH_SIZE: "16", EMBED_BATCH_WAIT_MS: "20" };
 const h = useHarness(FAST_RECOVERY);
 const root = new URL("../..", import.meta.url).pathname;
 
-function spawnWorker(): Subprocess {
-  return Bun.spawn(["bun", `${root}workers/indexer.ts`], {
-    env: { ...process.env, ...FAST_RECOVERY, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", NODE_ENV: "test" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
+const startWorker = () => spawnWorker(h.redisUrl, FAST_RECOVERY);
 
 async function statuses(token: string, ids: string[]) {
   return Promise.all(ids.map(async (id) => (await h.json("GET", `/v1/messages/${encodeURIComponent(id)}`, { token })).body?.status));
@@ -61,7 +56,7 @@ describe("durability", () => {
     });
     const ids: string[] = body.created.map((m: { id: string }) => m.id);
 
-    let worker = spawnWorker();
+    let worker = startWorker();
     let kills = 0;
     try {
       for (const threshold of [16, 120]) {
@@ -69,7 +64,7 @@ describe("durability", () => {
         worker.kill("SIGKILL");
         await worker.exited;
         kills++;
-        worker = spawnWorker();
+        worker = startWorker();
       }
       await eventually("all indexed", () => indexedEvents.size === total, 90_000);
     } finally {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { connect } from "node:net";
 import { createApp } from "../../src/app";
 import { createRealtime } from "../../src/realtime/hub";
 import { eventually, useHarness } from "../helpers/app";
+import { silentWebSocketPeer } from "../helpers/processes";
 
 const h = useHarness({ WS_HEARTBEAT_MS: "4000" });
 
@@ -25,22 +25,7 @@ describe("WebSocket heartbeats", () => {
       alive.onopen = r;
     });
     // A peer that completes the handshake, then reads nothing and answers no ping.
-    const dead = connect(port, "127.0.0.1");
-    let deadClosed = false;
-    dead.on("close", () => {
-      deadClosed = true;
-    });
-    dead.on("error", () => undefined);
-    await new Promise<void>((resolve) => {
-      dead.write(
-        `GET /ws/messages/hb HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-      );
-      dead.once("data", () => {
-        dead.pause();
-        resolve();
-      });
-    });
+    const dead = await silentWebSocketPeer(port, "/ws/messages/hb", token);
     await eventually("both registered", () => hub.connections === 2);
     const started = Date.now();
     await eventually("dead peer dropped", () => hub.connections === 1, 40_000);
@@ -48,7 +33,7 @@ describe("WebSocket heartbeats", () => {
     expect(aliveClosed).toBe(false);
     expect(alive.readyState).toBe(WebSocket.OPEN);
     alive.close();
-    dead.destroy();
-    expect(deadClosed || hub.connections === 1).toBe(true);
+    dead.socket.destroy();
+    expect(dead.closed() || hub.connections === 1).toBe(true);
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import { createApp } from "../../src/app";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
 import type { MessageEvent } from "../../src/realtime/model";
 import { eventually, useHarness } from "../helpers/app";
+import { silentWebSocketPeer, spawnWorker } from "../helpers/processes";
 
 /** Instance A serves HTTP writes in-process; instance B (own app, own subscriber) holds the sockets; the worker is a third process. */
 const h = useHarness({ EMBED_BATCH_WAIT_MS: "10" }, { realtime: true });
@@ -16,10 +17,7 @@ beforeAll(async () => {
   realtimeB = await createRealtime(h.redisUrl, h.deps.log);
   b = createApp(h.deps, realtimeB).listen({ port: 0, hostname: "127.0.0.1" });
   base = `127.0.0.1:${b.server?.port}`;
-  worker = Bun.spawn(["bun", `${new URL("../..", import.meta.url).pathname}workers/indexer.ts`], {
-    env: { ...process.env, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", EMBED_BATCH_WAIT_MS: "10", NODE_ENV: "test" },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  worker = spawnWorker(h.redisUrl, { EMBED_BATCH_WAIT_MS: "10" });
   h.cleanup(async () => {
     worker.kill("SIGTERM");
     await worker.exited;
@@ -144,24 +142,8 @@ describe("slow clients", () => {
     const hub = await createRealtime(h.redisUrl, h.deps.log);
     const c = createApp({ ...h.deps, config: { ...h.deps.config, WS_MAX_BUFFER_BYTES: 64 * 1024 } }, hub).listen({ port: 0, hostname: "127.0.0.1" });
     const port = c.server?.port as number;
-    const { connect } = await import("node:net");
     // A raw client that completes the handshake and then never reads again.
-    const slow = connect(port, "127.0.0.1");
-    let slowClosed = false;
-    slow.on("close", () => {
-      slowClosed = true;
-    });
-    slow.on("error", () => undefined);
-    await new Promise<void>((resolve) => {
-      slow.write(
-        `GET /ws/messages/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-      );
-      slow.once("data", () => {
-        slow.pause();
-        resolve();
-      });
-    });
+    const slow = await silentWebSocketPeer(port, "/ws/messages/slow", token);
     const fast = new WebSocket(`ws://127.0.0.1:${port}/ws/messages/slow`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
     let fastGot = 0;
     fast.onmessage = () => fastGot++;
@@ -172,15 +154,15 @@ describe("slow clients", () => {
     // Publish ~24 MB of events for this tenant straight on the channel, as workers do.
     const message = { id: "x", tenant_id: "slow", conversation_id: "c", role: "user", content: "y".repeat(60_000), importance: 0.5, metadata: null, status: "indexed", created_at: new Date().toISOString(), indexed_at: null, error: null };
     const event = JSON.stringify({ account: userId, event: { type: "message.indexed", tenant_id: "slow", conversation_id: "c", message, ts: new Date().toISOString() } });
-    for (let i = 0; i < 400 && !slowClosed; i++) {
+    for (let i = 0; i < 400 && !slow.closed(); i++) {
       await h.deps.redis.publish("mm:events", event);
       if (i % 20 === 0) await Bun.sleep(20);
     }
-    await eventually("slow client dropped", () => slowClosed || hub.connections === 1, 20_000);
+    await eventually("slow client dropped", () => slow.closed() || hub.connections === 1, 20_000);
     expect(hub.connections).toBe(1);
     await eventually("fast client kept up", () => fastGot >= 100, 20_000);
     fast.close();
-    slow.destroy();
+    slow.socket.destroy();
     await hub.close();
     await c.stop(true);
   }, 60_000);

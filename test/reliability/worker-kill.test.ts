@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import type { Envelope } from "../../src/realtime/model";
 import { createRedis } from "../../src/store/redis";
 import { eventually, useHarness } from "../helpers/app";
+import { spawnWorker } from "../helpers/processes";
 
 /**
  * 5,000 messages ingested while worker processes are SIGKILLed again and again: every message
@@ -10,17 +10,12 @@ import { eventually, useHarness } from "../helpers/app";
  */
 const ENV = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "3000", EMBED_BATCH_WAIT_MS: "20" };
 const h = useHarness(ENV);
-const root = new URL("../..", import.meta.url).pathname;
 const TOTAL = 5000;
 const KILL_EVERY_MS = 4000;
 
 test(`${TOTAL} messages, workers SIGKILLed every ${KILL_EVERY_MS / 1000} s: all indexed exactly once`, async () => {
   const { token, userId } = await h.account();
-  const spawnWorker = (): Subprocess =>
-    Bun.spawn(["bun", `${root}workers/indexer.ts`], {
-      env: { ...process.env, ...ENV, REDIS_URL: h.redisUrl, LOG_LEVEL: "error", NODE_ENV: "test", WORKER_METRICS_PORT: "0" },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+  const startWorker = () => spawnWorker(h.redisUrl, ENV);
   const subscriber = createRedis(h.redisUrl, "subscriber");
   const indexed = new Map<string, number>();
   subscriber.on("message", (_c: string, raw: string) => {
@@ -29,12 +24,12 @@ test(`${TOTAL} messages, workers SIGKILLed every ${KILL_EVERY_MS / 1000} s: all 
   });
   await subscriber.subscribe("mm:events");
 
-  const workers = [spawnWorker(), spawnWorker()];
+  const workers = [startWorker(), startWorker()];
   let kills = 0;
   const killer = setInterval(() => {
     const victim = kills % workers.length;
     workers[victim].kill("SIGKILL");
-    workers[victim] = spawnWorker();
+    workers[victim] = startWorker();
     kills++;
   }, KILL_EVERY_MS);
   const ids: string[] = [];
