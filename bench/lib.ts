@@ -12,6 +12,8 @@ import { startTestRedis } from "../test/helpers/redis";
 
 export interface Bench {
   redisUrl: string;
+  /** pid of the bench's redis-server (for CPU figures) */
+  redisPid: number;
   config: Config;
   deps: Deps;
   app: ReturnType<typeof createApp>;
@@ -93,7 +95,7 @@ export async function startBench(env: Record<string, string> = {}, embedder?: Em
       return login.body.access_token as string;
     };
     return {
-      redisUrl: server.url, config, deps: d, app, json, account, warnings,
+      redisUrl: server.url, redisPid: server.pid, config, deps: d, app, json, account, warnings,
       async close() {
         await closeDeps(d);
         await server.stop();
@@ -185,6 +187,13 @@ export async function rssOf(pid: number): Promise<number> {
   const status = await Bun.file(`/proc/${pid}/status`).text().catch(() => "");
   const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
   return kb ? Number(kb) * 1024 : Number.NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc; clock ticks of 10 ms). */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await Bun.file(`/proc/${pid}/stat`).text().catch(() => "");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** INFO memory used_memory of a Redis, in bytes. */

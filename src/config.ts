@@ -41,6 +41,7 @@ export const ConfigSchema = t.Object({
   RATE_LIMIT_REQUESTS: Int(1200, 1, 10_000_000, "Requests per window per credential"),
   RATE_LIMIT_WINDOW_S: Int(60, 1, 86_400, "Rate limit window"),
   RATE_LIMIT_BATCH_UNIT: Int(50, 1, 10_000, "A batch costs 1 + floor(messages / this) requests"),
+  API_KEY_CACHE_MS: Int(2000, 0, 60_000, "How long an API instance trusts a verified API key without asking Redis (0 = always ask)"),
   AUTH_RATE_LIMIT: Int(20, 1, 1_000_000, "Login/register attempts per window per address and per email"),
   AUTH_RATE_WINDOW_S: Int(300, 1, 86_400, "Window of the login/register limit"),
   EMBEDDING_PROVIDER: t.Union([t.Literal("local"), t.Literal("openai")], { default: "local" }),

@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import { type ApiKeyCache, createApiKeyCache } from "./auth/api-keys";
 import { createTokens, type Tokens } from "./auth/tokens";
 import type { Redis } from "ioredis";
 import { type Config, ConfigError } from "./config";
@@ -19,6 +20,8 @@ export interface Deps {
   embedder: Embedder;
   vectors: VectorIndex;
   tokens: Tokens;
+  /** API keys verified recently (this process); see createApiKeyCache */
+  apiKeys: ApiKeyCache;
 }
 
 export interface DepsOptions {
@@ -45,7 +48,7 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     await vectors.ensure();
     const queue = createIndexQueue(redis);
     log.info({ engine, index: vectors.name, model: embedder.modelKey }, "vector engine ready");
-    return { config, log, redis, queue, embedder, vectors, tokens: createTokens(config) };
+    return { config, log, redis, queue, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
   } catch (error) {
     await closeRedis(redis);
     throw error;

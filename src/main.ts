@@ -12,7 +12,7 @@ async function main() {
     const config = loadConfig();
     log = createLogger(config.LOG_LEVEL, { service: "api" });
     const deps = await createDeps(config, { log });
-    const realtime = await createRealtime(config.REDIS_URL as string, log);
+    const realtime = await createRealtime(config.REDIS_URL as string, log, (keyId) => deps.apiKeys.evict(keyId));
     const app = createApp(deps, realtime).listen({
       hostname: config.HOST,
       port: config.PORT,

@@ -90,11 +90,19 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
       this.set(connections());
     },
   });
+  const children = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
   return {
     registry,
     observeRequest(method, route, status, seconds) {
-      requests.inc({ method, route, status: String(status) });
-      latency.observe({ method, route }, seconds);
+      // Label children are looked up once per (method, route, status): routes are templates, so few.
+      const key = `${method} ${route} ${status}`;
+      let child = children.get(key);
+      if (!child) {
+        child = { count: requests.labels(method, route, String(status)), latency: latency.labels(method, route) };
+        children.set(key, child);
+      }
+      child.count.inc();
+      child.latency.observe(seconds);
     },
   };
 }

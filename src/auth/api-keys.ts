@@ -49,24 +49,64 @@ export async function listApiKeys(redis: Redis, userId: string): Promise<ApiKeyI
   return rows.filter((r) => r.id && r.user_id === userId).map(toInfo).sort((a, b) => a.created_at.localeCompare(b.created_at));
 }
 
-export async function revokeApiKey(redis: Redis, userId: string, keyId: string): Promise<void> {
+/**
+ * Keys verified recently, by key id, so a busy key costs no Redis lookup per request. An entry
+ * holds the secret's hash (never the secret) and lives `ttlMs` at most (never past the key's own
+ * expiry). Revoking evicts it here at once; other API instances evict it when the revocation
+ * reaches them on the auth channel, and their TTL bounds the delay if that message is missed.
+ */
+export interface ApiKeyCache {
+  get(id: string): { principal: Principal; hash: string } | undefined;
+  set(id: string, principal: Principal, hash: string, expiresAtMs: number): void;
+  evict(id: string): void;
+}
+
+export function createApiKeyCache(ttlMs: number, maxEntries = 10_000): ApiKeyCache {
+  const entries = new Map<string, { principal: Principal; hash: string; until: number }>();
+  return {
+    get(id) {
+      const entry = entries.get(id);
+      if (!entry) return undefined;
+      if (entry.until > Date.now()) return entry;
+      entries.delete(id);
+      return undefined;
+    },
+    set(id, principal, hash, expiresAtMs) {
+      if (ttlMs <= 0) return;
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(id, { principal, hash, until: Math.min(Date.now() + ttlMs, expiresAtMs) });
+    },
+    evict(id) {
+      entries.delete(id);
+    },
+  };
+}
+
+export async function revokeApiKey(redis: Redis, cache: ApiKeyCache, userId: string, keyId: string): Promise<void> {
   const owner = await redis.hget(keys.apiKey(keyId), "user_id");
   if (owner !== userId) throw notFound("API key");
-  await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).exec();
+  await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).publish(keys.authChannel(), keyId).exec();
+  cache.evict(keyId);
 }
 
 /** Looks a key up by its id (never by scanning), checks its hash and expiry. */
-export async function principalFromApiKey(redis: Redis, presented: string): Promise<Principal | undefined> {
+export async function principalFromApiKey(redis: Redis, cache: ApiKeyCache, presented: string): Promise<Principal | undefined> {
   const match = KEY_FORMAT.exec(presented);
   if (!match) return undefined;
   const [, id, secret] = match;
+  const hash = hashSecret(secret);
+  const cached = cache.get(id);
+  if (cached && sameHash(cached.hash, hash)) return cached.principal;
   const row = await redis.hgetall(keys.apiKey(id));
-  if (!row.hash || !sameHash(row.hash, hashSecret(secret))) return undefined;
+  if (!row.hash || !sameHash(row.hash, hash)) return undefined;
   const now = Date.now();
-  if (row.expires_at && Date.parse(row.expires_at) <= now) return undefined;
+  const expiresAt = row.expires_at ? Date.parse(row.expires_at) : Number.POSITIVE_INFINITY;
+  if (expiresAt <= now) return undefined;
   if (!row.last_used_at || now - Date.parse(row.last_used_at) > LAST_USED_RESOLUTION_MS) {
     redis.hset(keys.apiKey(id), "last_used_at", new Date(now).toISOString()).catch(() => undefined);
   }
   const info = toInfo(row);
-  return { account: row.user_id, kind: "api_key", keyId: id, scopes: info.scopes, tenants: info.tenant_ids };
+  const principal: Principal = { account: row.user_id, kind: "api_key", keyId: id, scopes: info.scopes, tenants: info.tenant_ids };
+  cache.set(id, principal, row.hash, expiresAt);
+  return principal;
 }

@@ -1,15 +1,16 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config";
 import { forbidden, tooManyRequests, unauthorized } from "../errors";
-import { principalFromApiKey } from "./api-keys";
+import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
-import { rateHeaders, takeRate } from "./rate-limit";
+import { type RateCharge, type RateDecision, rateCharge, rateHeaders, takeRate } from "./rate-limit";
 import type { Tokens } from "./tokens";
 
 export interface AuthDeps {
   config: Config;
   redis: Redis;
   tokens: Tokens;
+  apiKeys: ApiKeyCache;
 }
 
 export interface Credentials {
@@ -34,7 +35,7 @@ export function credentialsOf(request: Request, allowQuery = false): Credentials
 /** Resolves the caller. The account comes only from a verified credential, never from the request. */
 export async function authenticate(deps: AuthDeps, credentials: Credentials): Promise<Principal> {
   if (credentials.apiKey) {
-    const principal = await principalFromApiKey(deps.redis, credentials.apiKey);
+    const principal = await principalFromApiKey(deps.redis, deps.apiKeys, credentials.apiKey);
     if (!principal) throw unauthorized("Invalid, revoked or expired API key (401)");
     return principal;
   }
@@ -48,9 +49,13 @@ export async function authenticate(deps: AuthDeps, credentials: Credentials): Pr
 
 const bucketOf = (p: Principal) => (p.keyId ? `key:${p.keyId}` : `user:${p.account}`);
 
-/** Charges `cost` requests to the caller's shared budget; throws 429 past it. Returns the headers to send. */
-export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1): Promise<Record<string, string>> {
-  const decision = await takeRate(deps.redis, bucketOf(principal), deps.config.RATE_LIMIT_REQUESTS, deps.config.RATE_LIMIT_WINDOW_S, cost);
+/** `cost` requests against the caller's shared budget, for a script that charges it along with its own work. */
+export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): RateCharge {
+  return rateCharge(bucketOf(principal), deps.config.RATE_LIMIT_REQUESTS, deps.config.RATE_LIMIT_WINDOW_S, cost);
+}
+
+/** The RateLimit-* headers of an allowed charge; throws 429 (with them and Retry-After) for a refused one. */
+export function settleRate(decision: RateDecision): Record<string, string> {
   const headers = rateHeaders(decision);
   if (!decision.allowed) {
     const error = tooManyRequests(decision.resetS);
@@ -60,16 +65,37 @@ export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1)
   return headers;
 }
 
+/** Charges `cost` requests to the caller's shared budget; throws 429 past it. Returns the headers to send. */
+export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1): Promise<Record<string, string>> {
+  const { RATE_LIMIT_REQUESTS: limit, RATE_LIMIT_WINDOW_S: window } = deps.config;
+  return settleRate(await takeRate(deps.redis, bucketOf(principal), limit, window, cost));
+}
+
+/** Requests whose route charges the rate limit itself, until it does (see requireAuth). */
+const deferredCharges = new WeakMap<Request, Principal>();
+
 /**
  * The `derive` every authenticated feature uses: resolves the principal (401 before any body
- * validation) and charges one request to its rate budget.
+ * validation) and charges one request to its rate budget. With `charge: false` the route charges
+ * the request inside the script that does its work (one Redis round trip instead of two); a
+ * request refused before that (invalid body) is charged by `chargeDeferred` from the error hook.
  */
-export function requireAuth(deps: AuthDeps) {
+export function requireAuth(deps: AuthDeps, options: { charge?: boolean } = {}) {
+  const charge = options.charge ?? true;
   return async ({ request, set }: { request: Request; set: { headers: Record<string, string | number> } }) => {
     const principal = await authenticate(deps, credentialsOf(request));
-    Object.assign(set.headers, await chargeRate(deps, principal));
+    if (charge) Object.assign(set.headers, await chargeRate(deps, principal));
+    else deferredCharges.set(request, principal);
     return { principal };
   };
+}
+
+/** Charges (without waiting) a request whose route meant to charge it itself but refused it first. */
+export function chargeDeferred(deps: AuthDeps, request: Request): void {
+  const principal = deferredCharges.get(request);
+  if (!principal) return;
+  deferredCharges.delete(request);
+  chargeRate(deps, principal).catch(() => undefined);
 }
 
 export function assertScope(principal: Principal, need: Scope): void {

@@ -108,7 +108,7 @@ export function authRoutes(deps: Deps) {
       "/api-keys/:id",
       async ({ principal, params, set }) => {
         requireUser(principal);
-        await revokeApiKey(redis, principal.account, params.id);
+        await revokeApiKey(redis, deps.apiKeys, principal.account, params.id);
         set.status = 204;
       },
       {

@@ -4,21 +4,45 @@ import { Script } from "../store/script";
 
 /**
  * Fixed-window counter in Redis, so every API instance shares it. A request that would pass the
- * limit is refused without being counted.
+ * limit is refused without being counted. Kept as a Lua function so scripts that do the request's
+ * work (accepting messages) can charge it in the same round trip.
  */
-const TAKE = new Script(`
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local cost = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-if current + cost > limit then
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl < 0 then ttl = tonumber(ARGV[3]) end
-  return {0, current, ttl}
+export const TAKE_RATE_LUA = `
+local function take_rate(key, cost, limit, window_ms)
+  local current = tonumber(redis.call('GET', key) or '0')
+  if current + cost > limit then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = window_ms end
+    return 0, current, ttl
+  end
+  current = redis.call('INCRBY', key, cost)
+  if current == cost then redis.call('PEXPIRE', key, window_ms) end
+  return 1, current, redis.call('PTTL', key)
 end
-current = redis.call('INCRBY', KEYS[1], cost)
-if current == cost then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {1, current, redis.call('PTTL', KEYS[1])}
+`;
+
+const TAKE = new Script(`${TAKE_RATE_LUA}
+return {take_rate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))}
 `);
+
+/** A charge against a rate budget: the key of the current window and what to take from it. */
+export interface RateCharge {
+  key: string;
+  cost: number;
+  limit: number;
+  windowMs: number;
+}
+
+export function rateCharge(bucket: string, limit: number, windowS: number, cost = 1): RateCharge {
+  const windowMs = windowS * 1000;
+  return { key: keys.rateLimit(bucket, Math.floor(Date.now() / windowMs)), cost, limit, windowMs };
+}
+
+/** What `take_rate` answered ({allowed, used, ttl ms}) as a decision. */
+export function rateDecision(charge: RateCharge, [allowed, used, ttl]: number[]): RateDecision {
+  const { limit } = charge;
+  return { allowed: allowed === 1, limit, remaining: Math.max(0, limit - used), resetS: Math.max(1, Math.ceil(ttl / 1000)) };
+}
 
 export interface RateDecision {
   allowed: boolean;
@@ -29,10 +53,9 @@ export interface RateDecision {
 }
 
 export async function takeRate(redis: Redis, bucket: string, limit: number, windowS: number, cost = 1): Promise<RateDecision> {
-  const windowMs = windowS * 1000;
-  const window = Math.floor(Date.now() / windowMs);
-  const [allowed, used, ttl] = await TAKE.run<[number, number, number]>(redis, [keys.rateLimit(bucket, window)], [cost, limit, windowMs]);
-  return { allowed: allowed === 1, limit, remaining: Math.max(0, limit - used), resetS: Math.max(1, Math.ceil(ttl / 1000)) };
+  const charge = rateCharge(bucket, limit, windowS, cost);
+  const reply = await TAKE.run<number[]>(redis, [charge.key], [cost, limit, charge.windowMs]);
+  return rateDecision(charge, reply);
 }
 
 export function rateHeaders(d: RateDecision): Record<string, string> {

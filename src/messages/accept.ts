@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
-import { assertTenant } from "../auth/credentials";
+import { assertTenant, callerCharge, settleRate } from "../auth/credentials";
 import type { Principal } from "../auth/model";
+import { type RateCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-limit";
 import type { Deps } from "../deps";
 import { conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
@@ -13,27 +14,35 @@ const KEYS_PER_MESSAGE = 5;
 const ARGS_PER_MESSAGE = 13;
 
 /**
- * Stores messages, their conversations, outbox entries and dispatch entries in one atomic step,
- * and publishes `message.created`. An id that already exists with the same content is a retry
- * (left as is); with other content it is a conflict and nothing is written. Returns 1 (stored) or
- * 0 (already there) per message, or {-1, index}.
- * KEYS: outbox, tenants, 5 per message, stats, dispatch list. ARGV: n, now, channel, 13 per message.
+ * Charges the request to the caller's rate budget, then stores messages, their conversations,
+ * outbox entries and dispatch entries in one atomic step, and publishes `message.created`: one
+ * round trip for the whole request. Refused by the rate limit: nothing is written. An id that
+ * already exists with the same content is a retry (left as is); with other content it is a
+ * conflict and nothing is written.
+ * Returns {1, used, ttl, stored...} with 1 (stored) or 0 (already there) per message,
+ * {-1, used, ttl, index} on a conflict, {-2, used, ttl} past the rate limit.
+ * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
+ * ARGV: n, now, channel, cost, limit, window ms, 13 per message.
  */
-const ACCEPT = new Script(`
+const ACCEPT = new Script(`${TAKE_RATE_LUA}
 local n = tonumber(ARGV[1])
 local now = ARGV[2]
 local channel = ARGV[3]
-local stats = KEYS[3 + n * ${KEYS_PER_MESSAGE}]
-local dispatch = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
+local allowed, used, ttl = take_rate(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+if allowed == 0 then return {-2, used, ttl} end
+local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
+local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
+local exists = {}
 for i = 0, n - 1 do
-  local fp = redis.call('HGET', KEYS[3 + i * ${KEYS_PER_MESSAGE}], 'fp')
-  if fp and fp ~= ARGV[4 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, i} end
+  local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
+  if fp and fp ~= ARGV[7 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, used, ttl, i} end
+  exists[i] = fp
 end
-local result = {}
+local result = {1, used, ttl}
 for i = 0, n - 1 do
-  local k = 3 + i * ${KEYS_PER_MESSAGE}
-  local a = 4 + i * ${ARGS_PER_MESSAGE}
-  if redis.call('EXISTS', KEYS[k]) == 1 then
+  local k = 4 + i * ${KEYS_PER_MESSAGE}
+  local a = 7 + i * ${ARGS_PER_MESSAGE}
+  if exists[i] then
     result[#result + 1] = 0
   else
     redis.call('HSET', KEYS[k], 'id', ARGV[a], 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2],
@@ -114,10 +123,10 @@ function prepare(account: string, inputs: MessageInput[], createdAt: string, ide
   });
 }
 
-async function store(redis: Redis, account: string, prepared: Prepared[], now: number): Promise<number[]> {
+async function store(redis: Redis, account: string, prepared: Prepared[], now: number, rate: RateCharge) {
   const createdAt = new Date(now).toISOString();
-  const keyList: string[] = [keys.outbox(), keys.tenants(account)];
-  const args: (string | number)[] = [prepared.length, now, keys.eventsChannel()];
+  const keyList: string[] = [keys.outbox(), keys.tenants(account), rate.key];
+  const args: (string | number)[] = [prepared.length, now, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs];
   prepared.forEach((p, i) => {
     const { tenant_id: tenant, conversation_id: conv } = p.input;
     keyList.push(
@@ -134,37 +143,41 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
     );
   });
   keyList.push(keys.stats(), keys.dispatch());
-  const result = await ACCEPT.run<number[]>(redis, keyList, args);
-  if (result[0] === -1) {
-    const at = result[1];
+  const [code, ...reply] = await ACCEPT.run<number[]>(redis, keyList, args);
+  // Past the limit settleRate throws 429; otherwise these are the RateLimit-* headers to send.
+  const rateHeaders = settleRate(rateDecision(rate, code === -2 ? [0, reply[0], reply[1]] : [1, reply[0], reply[1]]));
+  if (code === -1) {
+    const at = reply[2];
     throw conflict("idempotency_conflict", `Message id "${prepared[at].id}" was already used for different content`, {
       index: at,
       id: prepared[at].id,
     });
   }
-  return result;
+  return { stored: reply.slice(2), rateHeaders };
 }
 
 /**
- * Accepts messages for indexing: validated, then stored atomically with their outbox and dispatch
- * entries (one Redis call, no queue work on the request path). Workers turn dispatch entries into
- * BullMQ jobs; the outbox sweeper re-drives anything a crash dropped.
- * Returns the messages in input order (a retry gets the stored message).
+ * Accepts messages for indexing: validated, then charged to the caller's rate budget and stored
+ * atomically with their outbox and dispatch entries (one Redis call, no queue work on the request
+ * path). Workers turn dispatch entries into BullMQ jobs; the outbox sweeper re-drives anything a
+ * crash dropped. Returns the messages in input order (a retry gets the stored message) and the
+ * RateLimit-* headers.
  */
 export async function acceptMessages(
   deps: Deps,
   principal: Principal,
   inputs: MessageInput[],
-  options: { idempotencyKey?: string; batch: boolean },
-): Promise<Message[]> {
+  options: { idempotencyKey?: string; batch: boolean; cost?: number },
+): Promise<{ messages: Message[]; rateHeaders: Record<string, string> }> {
   const path = (i: number) => (options.batch ? `messages.${i}.` : "");
   checkLimits(deps, inputs, path);
   for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
   const { account } = principal;
   const now = Date.now();
   const prepared = prepare(account, inputs, new Date(now).toISOString(), options.idempotencyKey);
-  const stored = await store(deps.redis, account, prepared, now);
-  return Promise.all(
+  const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, callerCharge(deps, principal, options.cost));
+  const messages = await Promise.all(
     prepared.map(async (p, i) => (stored[i] === 1 ? p.message : toMessage(await deps.redis.hgetall(keys.message(account, p.id))))),
   );
+  return { messages, rateHeaders };
 }

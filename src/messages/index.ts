@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { chargeRate, requireAuth } from "../auth/credentials";
+import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { errors, MessageId, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
@@ -11,14 +11,16 @@ const IdempotencyHeaders = t.Object({
 });
 
 export function messageRoutes(deps: Deps) {
-  return new Elysia({ prefix: "/v1/messages", tags: ["Messages"] })
-    .derive(requireAuth(deps))
+  // Writes charge the rate limit inside the accept script: one round trip per request.
+  const writes = new Elysia({ prefix: "/v1/messages", tags: ["Messages"] })
+    .derive(requireAuth(deps, { charge: false }))
     .post(
       "",
       async ({ principal, body, headers, set }) => {
-        const [message] = await acceptMessages(deps, principal, [body], { idempotencyKey: headers["idempotency-key"], batch: false });
+        const { messages, rateHeaders } = await acceptMessages(deps, principal, [body], { idempotencyKey: headers["idempotency-key"], batch: false });
+        Object.assign(set.headers, rateHeaders);
         set.status = 202;
-        return message;
+        return messages[0];
       },
       {
         body: MessageInput,
@@ -30,11 +32,11 @@ export function messageRoutes(deps: Deps) {
     .post(
       "/batch",
       async ({ principal, body, headers, set }) => {
-        const extra = Math.floor(body.messages.length / deps.config.RATE_LIMIT_BATCH_UNIT);
-        if (extra > 0) Object.assign(set.headers, await chargeRate(deps, principal, extra));
-        const created = await acceptMessages(deps, principal, body.messages, { idempotencyKey: headers["idempotency-key"], batch: true });
+        const cost = 1 + Math.floor(body.messages.length / deps.config.RATE_LIMIT_BATCH_UNIT);
+        const { messages, rateHeaders } = await acceptMessages(deps, principal, body.messages, { idempotencyKey: headers["idempotency-key"], batch: true, cost });
+        Object.assign(set.headers, rateHeaders);
         set.status = 202;
-        return { created };
+        return { created: messages };
       },
       {
         body: BatchInput,
@@ -42,7 +44,10 @@ export function messageRoutes(deps: Deps) {
         response: { 202: BatchCreated, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
         detail: { summary: "Store 1 to 1,000 messages at once; all or nothing (a 400 names each bad item)", security },
       },
-    )
+    );
+
+  const reads = new Elysia({ prefix: "/v1/messages", tags: ["Messages"] })
+    .derive(requireAuth(deps))
     .get("/:id", ({ principal, params }) => getMessage(deps, principal, params.id), {
       params: t.Object({ id: MessageId }),
       response: { 200: Message, ...errors(401, 403, 404) },
@@ -59,4 +64,6 @@ export function messageRoutes(deps: Deps) {
         detail: { summary: "Delete a message; it leaves search and history at once", security },
       },
     );
+
+  return new Elysia().use(writes).use(reads);
 }

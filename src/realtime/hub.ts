@@ -23,13 +23,16 @@ export interface Realtime {
 /**
  * One Redis subscriber per API instance, whatever the number of sockets: every event published by
  * any process reaches every instance, which hands it to its own sockets of that account and tenant.
+ * The same connection hears API-key revocations and passes them to `onKeyRevoked`.
  */
-export async function createRealtime(redisUrl: string, log: Logger): Promise<Realtime> {
+export async function createRealtime(redisUrl: string, log: Logger, onKeyRevoked?: (keyId: string) => void): Promise<Realtime> {
   const subscriber: Redis = createRedis(redisUrl, "subscriber", log);
   const rooms = new Map<string, Set<Subscriber>>();
   const room = (account: string, tenant: string) => `${account}\n${tenant}`;
+  const authChannel = keys.authChannel();
 
-  subscriber.on("message", (_channel: string, raw: string) => {
+  subscriber.on("message", (channel: string, raw: string) => {
+    if (channel === authChannel) return void onKeyRevoked?.(raw);
     let envelope: Envelope;
     try {
       envelope = JSON.parse(raw) as Envelope;
@@ -44,7 +47,7 @@ export async function createRealtime(redisUrl: string, log: Logger): Promise<Rea
       sub.send(data);
     }
   });
-  await subscriber.subscribe(keys.eventsChannel());
+  await subscriber.subscribe(keys.eventsChannel(), authChannel);
 
   let count = 0;
   return {

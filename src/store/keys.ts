@@ -53,6 +53,8 @@ export const keys = {
 
   /** The one pub/sub channel workers and API instances publish message events on. */
   eventsChannel: () => "mm:events",
+  /** Ids of revoked API keys, so every API instance drops them from its key cache at once. */
+  authChannel: () => "mm:auth-revoked",
   /** BullMQ's prefix; its keys live under `mm:bull:`. */
   bullPrefix: () => "mm:bull",
 } as const;

@@ -4,12 +4,14 @@ import type { Logger } from "../log";
 /**
  * Connection roles: the request path fails fast when Redis is away (so the API answers 503 at
  * once instead of queueing), workers wait and retry, and pub/sub subscribers get a connection of
- * their own.
+ * their own. The request path does not auto-pipeline: ioredis builds a Pipeline object (copying
+ * every command method onto it) per batch, which cost the ingest route ~20% of its throughput
+ * (bench/ingest.ts, docs/benchmarks.md); each request makes one call anyway.
  */
 export type RedisRole = "request" | "worker" | "subscriber";
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
-  request: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, commandTimeout: 5000 },
+  request: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: false, commandTimeout: 5000 },
   worker: { maxRetriesPerRequest: null, enableAutoPipelining: true },
   subscriber: { maxRetriesPerRequest: null },
 };

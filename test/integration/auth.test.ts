@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { DEV_JWT_SECRET } from "../../src/config";
+import { closeDeps, createDeps } from "../../src/deps";
+import { createRealtime } from "../../src/realtime/hub";
 import { useHarness } from "../helpers/app";
 
 const h = useHarness();
@@ -142,6 +144,47 @@ describe("API keys", () => {
   });
 });
 
+describe("API key cache", () => {
+  test("a revoked key stops working at once on another API instance (revocation is broadcast)", async () => {
+    // Instance B trusts verified keys for a minute: only the broadcast can make it refuse quickly.
+    const { createApp } = await import("../../src/app");
+    const config = { ...h.deps.config, API_KEY_CACHE_MS: 60_000 };
+    const depsB = await createDeps(config, { log: h.deps.log, embedder: h.deps.embedder });
+    const hubB = await createRealtime(h.redisUrl, h.deps.log, (keyId) => depsB.apiKeys.evict(keyId));
+    h.cleanup(() => closeDeps(depsB));
+    h.cleanup(() => hubB.close());
+    const appB = createApp(depsB, hubB);
+    const { token } = await h.account();
+    const created = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "shared" } })).body;
+    const me = () => appB.handle(new Request("http://localhost/v1/conversations?tenant_id=t", { headers: { "x-api-key": created.key } }));
+    expect((await me()).status).toBe(200);
+    // Now cached on B: the stored key is gone from Redis but B still answers from its cache...
+    const row = await h.deps.redis.hgetall(`mm:api-key:${created.id}`);
+    await h.deps.redis.del(`mm:api-key:${created.id}`);
+    expect((await me()).status).toBe(200);
+    await h.deps.redis.hset(`mm:api-key:${created.id}`, row);
+    // ...until A revokes it.
+    expect((await h.request("DELETE", `/v1/auth/api-keys/${created.id}`, { token })).status).toBe(204);
+    const deadline = Date.now() + 2000;
+    let status = (await me()).status;
+    while (status !== 401 && Date.now() < deadline) {
+      await Bun.sleep(20);
+      status = (await me()).status;
+    }
+    expect(status).toBe(401);
+  });
+
+  test("a wrong secret for a cached key id is refused", async () => {
+    const { token } = await h.account();
+    const created = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "k" } })).body;
+    const list = (key: string) => h.json("GET", "/v1/conversations?tenant_id=t", { apiKey: key });
+    expect((await list(created.key)).status).toBe(200);
+    const forged = `${created.prefix}_${"A".repeat(43)}`;
+    expect((await list(forged)).status).toBe(401);
+    expect((await list(created.key)).status).toBe(200);
+  });
+});
+
 describe("tenant isolation between accounts", () => {
   test("two accounts using the same tenant id never see each other's data", async () => {
     const alice = await h.account("alice");
@@ -188,6 +231,32 @@ describe("rate limits", () => {
     expect(await res.json()).toMatchObject({ code: "rate_limited" });
     const ok = await get(appA).catch(() => undefined);
     expect(ok?.status).toBe(429);
+  });
+
+  test("message writes charge the limit in the accept script: 429 stores nothing; invalid bodies and batches count", async () => {
+    const { createApp } = await import("../../src/app");
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 4, RATE_LIMIT_WINDOW_S: 60, RATE_LIMIT_BATCH_UNIT: 2 } });
+    const { token } = await h.account();
+    const post = (path: string, body: unknown) =>
+      app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+    const msg = (content: string) => ({ tenant_id: "rl", conversation_id: "c", role: "user", content });
+
+    const first = await post("/v1/messages", msg("one"));
+    expect(first.status).toBe(202);
+    expect(first.headers.get("ratelimit-limit")).toBe("4");
+    expect(first.headers.get("ratelimit-remaining")).toBe("3");
+    expect((await post("/v1/messages", { tenant_id: "rl" })).status).toBe(400);
+    await Bun.sleep(100); // the invalid request is charged without holding up its answer
+    // A batch of 2 costs 1 + floor(2 / 2) = 2: exactly what is left.
+    const batch = await post("/v1/messages/batch", { messages: [msg("two"), msg("three")] });
+    expect(batch.status).toBe(202);
+    expect(batch.headers.get("ratelimit-remaining")).toBe("0");
+    const refused = await post("/v1/messages", msg("four"));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ code: "rate_limited" });
+    const history = await h.json("GET", "/v1/conversations/c/messages?tenant_id=rl", { token });
+    expect(history.body.messages.map((m: { content: string }) => m.content)).toEqual(["one", "two", "three"]);
   });
 
   test("login is limited per address and per email", async () => {

@@ -81,6 +81,31 @@ describe("error contract", () => {
   });
 });
 
+describe("CORS with a list of origins", () => {
+  test("only a listed origin is allowed; requests without Origin get no CORS headers", async () => {
+    const { createApp } = await import("../../src/app");
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, CORS_ORIGINS: "https://app.example, https://admin.example" } });
+    const preflight = (origin: string) =>
+      app.handle(new Request("http://localhost/v1/messages", { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } }));
+    const allowed = await preflight("https://admin.example");
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get("access-control-allow-origin")).toBe("https://admin.example");
+    expect(allowed.headers.get("access-control-allow-headers")).toContain("x-api-key");
+    expect(allowed.headers.get("vary")).toBe("Origin");
+    const refused = await preflight("https://evil.example");
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    expect(refused.headers.get("access-control-allow-methods")).toBeNull();
+
+    const get = (headers: Record<string, string>) => app.handle(new Request("http://localhost/health", { headers }));
+    const fromBrowser = await get({ origin: "https://app.example" });
+    expect(fromBrowser.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(fromBrowser.headers.get("access-control-expose-headers")).toContain("X-Request-Id");
+    expect((await get({ origin: "https://evil.example" })).headers.get("access-control-allow-origin")).toBeNull();
+    const server = await get({});
+    expect([...server.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
+  });
+});
+
 describe("OpenAPI and Swagger UI", () => {
   test("/docs/json is an OpenAPI document describing every route", async () => {
     const { status, body } = await h.json("GET", "/docs/json");
