@@ -6,11 +6,12 @@
  * indexing worker runs: this measures accepting (one ACCEPT script: rate charge, store, outbox,
  * dispatch entry, publish), not embedding.
  *
- * The two alternate for BENCH_ROUNDS rounds (bare, API, bare, API, ...) so that drift in the
- * machine's speed hits both alike; the ratio reported is the median of the rounds' ratios. Each
- * line also shows the CPU time per request of this process (the HTTP server) and of Redis.
+ * The two alternate in short rounds, in ABBA order (bare then API, then API then bare, ...), so
+ * that the speed swings of a shared machine (tens of seconds at half speed, seen here) hit both
+ * alike; the ratio reported is the median of the rounds' ratios. Each line also shows the CPU time
+ * per request of this process (the HTTP server) and of Redis.
  *
- *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=8, BENCH_ROUNDS=3)
+ *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=4, BENCH_ROUNDS=8)
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,9 +22,9 @@ import { freePort } from "../src/store/redis-server";
 import { cpuMsOf, fmt, percentile, printWarnings, startBench } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
-const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 8));
-const ROUNDS = Math.min(10, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3)));
-const WARMUP_S = 2;
+const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 4));
+const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 8)));
+const WARMUP_S = 5;
 const BODY = JSON.stringify({
   tenant_id: "bench",
   conversation_id: "conv-1",
@@ -125,7 +126,9 @@ async function main() {
     const totals = [0, 0];
     for (let round = 1; round <= ROUNDS; round++) {
       const rps: number[] = [];
-      for (const [i, t] of targets.entries()) {
+      const order = round % 2 === 1 ? [0, 1] : [1, 0];
+      for (const i of order) {
+        const t = targets[i];
         const before = [await cpuMsOf(process.pid), await cpuMsOf(b.redisPid)];
         const result = await load(t.url, t.headers, SECONDS);
         const [server, redis] = [(await cpuMsOf(process.pid)) - before[0], (await cpuMsOf(b.redisPid)) - before[1]];
@@ -135,7 +138,7 @@ async function main() {
           `round ${round}  ${t.name.padEnd(36)} ${fmt(result.rps, 0).padStart(7)} req/s  (${result.requests} requests, ` +
             `${result.errors} errors)  CPU/request: server ${perReq(server)} us, redis ${perReq(redis)} us${lat}`,
         );
-        rps.push(result.rps);
+        rps[i] = result.rps;
         totals[i] += result.rps;
       }
       ratios.push(rps[1] / rps[0]);

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { authRoutes } from "./auth";
-import { chargeDeferred } from "./auth/credentials";
+import { chargeRefused } from "./auth/credentials";
+import type { Principal } from "./auth/model";
 import { conversationRoutes } from "./conversations";
 import type { Deps } from "./deps";
 import { AppError, payloadTooLarge, unsupportedMediaType } from "./errors";
@@ -34,10 +35,6 @@ function metaOf(request: Request): RequestMeta {
   return meta;
 }
 
-export function requestIdOf(request: Request): string {
-  return metaOf(request).id;
-}
-
 /**
  * Reads JSON bodies ourselves so every failure has its own status: 415 for another content type,
  * 413 past the limit, 400 for malformed JSON. An empty body is "no body" (clients send
@@ -57,6 +54,17 @@ async function parseJsonBody(request: Request, limit: number): Promise<unknown> 
   } catch {
     throw new AppError(400, "malformed_json", "The request body is not valid JSON");
   }
+}
+
+/** What the error hook reads; `principal` and `chargePending` come from requireAuth when it ran. */
+interface ErrorHookContext {
+  code: string | number;
+  error: unknown;
+  request: Request;
+  path: string;
+  route: string;
+  principal?: Principal;
+  chargePending?: boolean;
 }
 
 /** The whole HTTP API over the given dependencies; `realtime` adds the WebSocket routes. */
@@ -84,6 +92,9 @@ export function createApp(deps: Deps, realtime?: Realtime) {
       closeOnBackpressureLimit: true,
     },
   })
+    // Hooks destructure what they use: Elysia reads their source to decide what to prepare per
+    // request, and a hook that passes its whole context on makes it parse cookies, query and
+    // headers for every request.
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = metaOf(request).id;
       return cors.preflight(request, set.headers) ?? cors.apply(request, set.headers);
@@ -96,9 +107,10 @@ export function createApp(deps: Deps, realtime?: Realtime) {
     })
     // Never reached (the parser above answers every body); it tells the OpenAPI generator the bodies are JSON.
     .onParse({ as: "global" }, { fn: "json" } as never)
-    .onError({ as: "global" }, ({ code, error, request, path, route }) => {
-      const requestId = requestIdOf(request);
-      if (code === "VALIDATION") chargeDeferred(deps, request);
+    .onError({ as: "global" }, ({ code, error, request, path, route, principal, chargePending }: ErrorHookContext) => {
+      const requestId = metaOf(request).id;
+      // The principal is derived before validation, so a refused body can still be charged.
+      if (code === "VALIDATION") chargeRefused(deps, principal, chargePending);
       const { response, unexpected } = errorToResponse(code, error, requestId, deps.redis.status === "ready");
       observe(request, route, path, response.status);
       if (unexpected) log.error({ requestId, method: request.method, path, err: error }, "unhandled error");

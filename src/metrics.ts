@@ -24,19 +24,9 @@ export interface WorkerMetrics {
 export function createApiMetrics(deps: Deps, connections: () => number): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "memory_mesh_api_" });
-  const requests = new Counter({
-    name: "memory_mesh_http_requests_total",
-    help: "HTTP requests by route and status",
-    labelNames: ["method", "route", "status"],
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: "memory_mesh_http_request_duration_seconds",
-    help: "HTTP request latency",
-    labelNames: ["method", "route"],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
+  const http = new HttpMetrics();
+  registry.registerMetric(http.requests as never);
+  registry.registerMetric(http.latency as never);
   new Gauge({
     name: "memory_mesh_queue_jobs",
     help: "Indexing jobs by state",
@@ -90,19 +80,72 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
       this.set(connections());
     },
   });
-  const children = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
-  return {
-    registry,
-    observeRequest(method, route, status, seconds) {
-      // Label children are looked up once per (method, route, status): routes are templates, so few.
-      const key = `${method} ${route} ${status}`;
-      let child = children.get(key);
-      if (!child) {
-        child = { count: requests.labels(method, route, String(status)), latency: latency.labels(method, route) };
-        children.set(key, child);
+  return { registry, observeRequest: (method, route, status, seconds) => http.observe(method, route, status, seconds) };
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * The HTTP request counter and latency histogram, counted in plain arrays per (method, route,
+ * status) and turned into Prometheus values at scrape time. prom-client's own Counter and
+ * Histogram hash a label object on every observation, a few microseconds per request on the
+ * ingest path. Routes are templates (`/v1/messages/:id`), so the series stay few.
+ */
+class HttpMetrics {
+  private readonly series = new Map<string, { method: string; route: string; status: string; count: number; buckets: number[]; sum: number }>();
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { method, route, status: String(status), count: 0, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0 };
+      this.series.set(key, s);
+    }
+    s.count++;
+    s.sum += seconds;
+    const at = LATENCY_BUCKETS.findIndex((le) => seconds <= le);
+    if (at >= 0) s.buckets[at]++;
+  }
+
+  readonly requests = {
+    name: "memory_mesh_http_requests_total",
+    get: async () => ({
+      name: "memory_mesh_http_requests_total",
+      help: "HTTP requests by route and status",
+      type: "counter",
+      aggregator: "sum",
+      values: [...this.series.values()].map((s) => ({ labels: { method: s.method, route: s.route, status: s.status }, value: s.count })),
+    }),
+  };
+
+  /** Latency by method and route (all statuses together), cumulative buckets as Prometheus wants them. */
+  readonly latency = {
+    name: "memory_mesh_http_request_duration_seconds",
+    get: async () => {
+      const byRoute = new Map<string, { method: string; route: string; count: number; buckets: number[]; sum: number }>();
+      for (const s of this.series.values()) {
+        const key = `${s.method} ${s.route}`;
+        const r = byRoute.get(key) ?? { method: s.method, route: s.route, count: 0, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0 };
+        r.count += s.count;
+        r.sum += s.sum;
+        s.buckets.forEach((n, i) => {
+          r.buckets[i] += n;
+        });
+        byRoute.set(key, r);
       }
-      child.count.inc();
-      child.latency.observe(seconds);
+      const name = "memory_mesh_http_request_duration_seconds";
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const { method, route, count, buckets, sum } of byRoute.values()) {
+        let cumulative = 0;
+        LATENCY_BUCKETS.forEach((le, i) => {
+          cumulative += buckets[i];
+          values.push({ metricName: `${name}_bucket`, labels: { method, route, le }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { method, route, le: "+Inf" }, value: count });
+        values.push({ metricName: `${name}_sum`, labels: { method, route }, value: sum });
+        values.push({ metricName: `${name}_count`, labels: { method, route }, value: count });
+      }
+      return { name, help: "HTTP request latency", type: "histogram", aggregator: "sum", values };
     },
   };
 }

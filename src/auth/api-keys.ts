@@ -2,7 +2,8 @@ import type { Redis } from "ioredis";
 import { notFound } from "../errors";
 import { keys } from "../store/keys";
 import type { ApiKeyInfo, CreatedApiKey, Principal, Scope } from "./model";
-import { hashSecret, randomHexId, randomSecret, sameHash } from "./secrets";
+import { timingSafeEqual } from "node:crypto";
+import { hashSecret, hashSecretBytes, randomHexId, randomSecret } from "./secrets";
 
 const KEY_FORMAT = /^mm_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$/;
 /** `last_used_at` is written at most this often per key, so a busy key costs no extra write per request. */
@@ -56,13 +57,13 @@ export async function listApiKeys(redis: Redis, userId: string): Promise<ApiKeyI
  * reaches them on the auth channel, and their TTL bounds the delay if that message is missed.
  */
 export interface ApiKeyCache {
-  get(id: string): { principal: Principal; hash: string } | undefined;
-  set(id: string, principal: Principal, hash: string, expiresAtMs: number): void;
+  get(id: string): { principal: Principal; hash: Buffer } | undefined;
+  set(id: string, principal: Principal, hash: Buffer, expiresAtMs: number): void;
   evict(id: string): void;
 }
 
 export function createApiKeyCache(ttlMs: number, maxEntries = 10_000): ApiKeyCache {
-  const entries = new Map<string, { principal: Principal; hash: string; until: number }>();
+  const entries = new Map<string, { principal: Principal; hash: Buffer; until: number }>();
   return {
     get(id) {
       const entry = entries.get(id);
@@ -94,11 +95,12 @@ export async function principalFromApiKey(redis: Redis, cache: ApiKeyCache, pres
   const match = KEY_FORMAT.exec(presented);
   if (!match) return undefined;
   const [, id, secret] = match;
-  const hash = hashSecret(secret);
+  const digest = hashSecretBytes(secret);
   const cached = cache.get(id);
-  if (cached && sameHash(cached.hash, hash)) return cached.principal;
+  if (cached && timingSafeEqual(cached.hash, digest)) return cached.principal;
   const row = await redis.hgetall(keys.apiKey(id));
-  if (!row.hash || !sameHash(row.hash, hash)) return undefined;
+  const stored = Buffer.from(row.hash ?? "", "hex");
+  if (stored.length !== digest.length || !timingSafeEqual(stored, digest)) return undefined;
   const now = Date.now();
   const expiresAt = row.expires_at ? Date.parse(row.expires_at) : Number.POSITIVE_INFINITY;
   if (expiresAt <= now) return undefined;
@@ -107,6 +109,6 @@ export async function principalFromApiKey(redis: Redis, cache: ApiKeyCache, pres
   }
   const info = toInfo(row);
   const principal: Principal = { account: row.user_id, kind: "api_key", keyId: id, scopes: info.scopes, tenants: info.tenant_ids };
-  cache.set(id, principal, row.hash, expiresAt);
+  cache.set(id, principal, stored, expiresAt);
   return principal;
 }

@@ -71,31 +71,24 @@ export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1)
   return settleRate(await takeRate(deps.redis, bucketOf(principal), limit, window, cost));
 }
 
-/** Requests whose route charges the rate limit itself, until it does (see requireAuth). */
-const deferredCharges = new WeakMap<Request, Principal>();
-
 /**
  * The `derive` every authenticated feature uses: resolves the principal (401 before any body
  * validation) and charges one request to its rate budget. With `charge: false` the route charges
  * the request inside the script that does its work (one Redis round trip instead of two); a
- * request refused before that (invalid body) is charged by `chargeDeferred` from the error hook.
+ * request refused before that (invalid body) is charged by `chargeRefused` from the error hook.
  */
 export function requireAuth(deps: AuthDeps, options: { charge?: boolean } = {}) {
   const charge = options.charge ?? true;
   return async ({ request, set }: { request: Request; set: { headers: Record<string, string | number> } }) => {
     const principal = await authenticate(deps, credentialsOf(request));
     if (charge) Object.assign(set.headers, await chargeRate(deps, principal));
-    else deferredCharges.set(request, principal);
-    return { principal };
+    return { principal, chargePending: !charge };
   };
 }
 
-/** Charges (without waiting) a request whose route meant to charge it itself but refused it first. */
-export function chargeDeferred(deps: AuthDeps, request: Request): void {
-  const principal = deferredCharges.get(request);
-  if (!principal) return;
-  deferredCharges.delete(request);
-  chargeRate(deps, principal).catch(() => undefined);
+/** Charges (without waiting) a request refused before its route could charge it itself (see requireAuth). */
+export function chargeRefused(deps: AuthDeps, principal: Principal | undefined, pending: boolean | undefined): void {
+  if (pending && principal) chargeRate(deps, principal).catch(() => undefined);
 }
 
 export function assertScope(principal: Principal, need: Scope): void {

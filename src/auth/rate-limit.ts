@@ -3,21 +3,17 @@ import { keys } from "../store/keys";
 import { Script } from "../store/script";
 
 /**
- * Fixed-window counter in Redis, so every API instance shares it. A request that would pass the
- * limit is refused without being counted. Kept as a Lua function so scripts that do the request's
- * work (accepting messages) can charge it in the same round trip.
+ * Fixed-window counter in Redis, so every API instance shares it: one key per window, counted up
+ * by the cost and given back when that passes the limit (a refused request is not counted). The
+ * window's end is known from its number, so no TTL is read. Kept as a Lua function so scripts that
+ * do the request's work (accepting messages) can charge it in the same round trip.
  */
 export const TAKE_RATE_LUA = `
 local function take_rate(key, cost, limit, window_ms)
-  local current = tonumber(redis.call('GET', key) or '0')
-  if current + cost > limit then
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then ttl = window_ms end
-    return 0, current, ttl
-  end
-  current = redis.call('INCRBY', key, cost)
-  if current == cost then redis.call('PEXPIRE', key, window_ms) end
-  return 1, current, redis.call('PTTL', key)
+  local used = redis.call('INCRBY', key, cost)
+  if used == cost then redis.call('PEXPIRE', key, window_ms) end
+  if used > limit then return 0, redis.call('DECRBY', key, cost) end
+  return 1, used
 end
 `;
 
@@ -31,17 +27,21 @@ export interface RateCharge {
   cost: number;
   limit: number;
   windowMs: number;
+  /** when the current window ends (ms since the epoch) */
+  resetAt: number;
 }
 
 export function rateCharge(bucket: string, limit: number, windowS: number, cost = 1): RateCharge {
   const windowMs = windowS * 1000;
-  return { key: keys.rateLimit(bucket, Math.floor(Date.now() / windowMs)), cost, limit, windowMs };
+  const window = Math.floor(Date.now() / windowMs);
+  return { key: keys.rateLimit(bucket, window), cost, limit, windowMs, resetAt: (window + 1) * windowMs };
 }
 
-/** What `take_rate` answered ({allowed, used, ttl ms}) as a decision. */
-export function rateDecision(charge: RateCharge, [allowed, used, ttl]: number[]): RateDecision {
+/** What `take_rate` answered ({allowed, used}) as a decision. */
+export function rateDecision(charge: RateCharge, [allowed, used]: number[]): RateDecision {
   const { limit } = charge;
-  return { allowed: allowed === 1, limit, remaining: Math.max(0, limit - used), resetS: Math.max(1, Math.ceil(ttl / 1000)) };
+  const resetS = Math.max(1, Math.ceil((charge.resetAt - Date.now()) / 1000));
+  return { allowed: allowed === 1, limit, remaining: Math.max(0, limit - used), resetS };
 }
 
 export interface RateDecision {

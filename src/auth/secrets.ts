@@ -14,6 +14,11 @@ export function hashSecret(secret: string): string {
   return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
 }
 
+/** The same SHA-256 as bytes, for comparing without hex conversions on the request path. */
+export function hashSecretBytes(secret: string): Buffer {
+  return new Bun.CryptoHasher("sha256").update(secret).digest() as Buffer;
+}
+
 export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);

@@ -18,9 +18,10 @@ const ARGS_PER_MESSAGE = 13;
  * outbox entries and dispatch entries in one atomic step, and publishes `message.created`: one
  * round trip for the whole request. Refused by the rate limit: nothing is written. An id that
  * already exists with the same content is a retry (left as is); with other content it is a
- * conflict and nothing is written.
- * Returns {1, used, ttl, stored...} with 1 (stored) or 0 (already there) per message,
- * {-1, used, ttl, index} on a conflict, {-2, used, ttl} past the rate limit.
+ * conflict and nothing is written. A conversation's tenant sets are written when the
+ * conversation is created (here or by the conversations API; deleting it removes both at once).
+ * Returns {1, used, stored...} with 1 (stored) or 0 (already there) per message,
+ * {-1, used, index} on a conflict, {-2, used} past the rate limit.
  * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
  * ARGV: n, now, channel, cost, limit, window ms, 13 per message.
  */
@@ -28,17 +29,17 @@ const ACCEPT = new Script(`${TAKE_RATE_LUA}
 local n = tonumber(ARGV[1])
 local now = ARGV[2]
 local channel = ARGV[3]
-local allowed, used, ttl = take_rate(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
-if allowed == 0 then return {-2, used, ttl} end
+local allowed, used = take_rate(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+if allowed == 0 then return {-2, used} end
 local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
   local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
-  if fp and fp ~= ARGV[7 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, used, ttl, i} end
+  if fp and fp ~= ARGV[7 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, used, i} end
   exists[i] = fp
 end
-local result = {1, used, ttl}
+local result = {1, used}
 for i = 0, n - 1 do
   local k = 4 + i * ${KEYS_PER_MESSAGE}
   local a = 7 + i * ${ARGS_PER_MESSAGE}
@@ -49,16 +50,16 @@ for i = 0, n - 1 do
       'role', ARGV[a + 3], 'content', ARGV[a + 4], 'importance', ARGV[a + 5], 'metadata', ARGV[a + 6],
       'status', 'pending', 'created_at', ARGV[a + 7], 'created_ms', ARGV[a + 8], 'fp', ARGV[a + 9])
     local conv = KEYS[k + 1]
-    if redis.call('EXISTS', conv) == 0 then
+    if redis.call('HINCRBY', conv, 'message_count', 1) == 1 and redis.call('HEXISTS', conv, 'tenant_id') == 0 then
       redis.call('HSET', conv, 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2], 'title', '',
-        'metadata', 'null', 'message_count', 0, 'created_at', ARGV[a + 7], 'updated_at', ARGV[a + 7])
+        'metadata', 'null', 'created_at', ARGV[a + 7], 'updated_at', ARGV[a + 7], 'last_message_at', ARGV[a + 7])
+      redis.call('SADD', KEYS[k + 3], ARGV[a + 1])
+      redis.call('SADD', KEYS[2], ARGV[a + 1])
+    else
+      redis.call('HSET', conv, 'last_message_at', ARGV[a + 7])
     end
-    redis.call('HINCRBY', conv, 'message_count', 1)
-    redis.call('HSET', conv, 'last_message_at', ARGV[a + 7])
     redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], ARGV[a + 2])
-    redis.call('SADD', KEYS[k + 3], ARGV[a + 1])
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a])
-    redis.call('SADD', KEYS[2], ARGV[a + 1])
     redis.call('ZADD', KEYS[1], now, ARGV[a + 12])
     redis.call('RPUSH', dispatch, ARGV[a + 12])
     redis.call('HINCRBY', stats, 'accepted', 1)
@@ -87,18 +88,18 @@ function idFromIdempotencyKey(account: string, key: string, index: number): stri
 }
 
 /** Checks the configured limits (the schema has only hard ceilings), naming each bad field. */
-function checkLimits(deps: Deps, inputs: MessageInput[], path: (i: number) => string): void {
+function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => string): void {
   const { MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_BATCH_MESSAGES } = deps.config;
   const problems: FieldError[] = [];
-  if (inputs.length > MAX_BATCH_MESSAGES)
+  if (prepared.length > MAX_BATCH_MESSAGES)
     problems.push({ field: "messages", message: `At most ${MAX_BATCH_MESSAGES} messages per batch` });
   const seen = new Map<string, number>();
-  inputs.forEach((m, i) => {
+  prepared.forEach(({ input: m, metadata }, i) => {
     if (!m.content.isWellFormed())
       problems.push({ field: `${path(i)}content`, message: "Contains invalid Unicode (a lone surrogate)" });
     if (m.content.length > MAX_CONTENT_CHARS)
       problems.push({ field: `${path(i)}content`, message: `At most ${MAX_CONTENT_CHARS} characters` });
-    if (m.metadata && Buffer.byteLength(JSON.stringify(m.metadata)) > MAX_METADATA_BYTES)
+    if (m.metadata && Buffer.byteLength(metadata) > MAX_METADATA_BYTES)
       problems.push({ field: `${path(i)}metadata`, message: `At most ${MAX_METADATA_BYTES} bytes as JSON` });
     if (m.id) {
       const first = seen.get(m.id);
@@ -143,17 +144,17 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
     );
   });
   keyList.push(keys.stats(), keys.dispatch());
-  const [code, ...reply] = await ACCEPT.run<number[]>(redis, keyList, args);
+  const [code, used, ...rest] = await ACCEPT.run<number[]>(redis, keyList, args);
   // Past the limit settleRate throws 429; otherwise these are the RateLimit-* headers to send.
-  const rateHeaders = settleRate(rateDecision(rate, code === -2 ? [0, reply[0], reply[1]] : [1, reply[0], reply[1]]));
+  const rateHeaders = settleRate(rateDecision(rate, [code === -2 ? 0 : 1, used]));
   if (code === -1) {
-    const at = reply[2];
+    const at = rest[0];
     throw conflict("idempotency_conflict", `Message id "${prepared[at].id}" was already used for different content`, {
       index: at,
       id: prepared[at].id,
     });
   }
-  return { stored: reply.slice(2), rateHeaders };
+  return { stored: rest, rateHeaders };
 }
 
 /**
@@ -169,15 +170,20 @@ export async function acceptMessages(
   inputs: MessageInput[],
   options: { idempotencyKey?: string; batch: boolean; cost?: number },
 ): Promise<{ messages: Message[]; rateHeaders: Record<string, string> }> {
-  const path = (i: number) => (options.batch ? `messages.${i}.` : "");
-  checkLimits(deps, inputs, path);
-  for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
   const { account } = principal;
   const now = Date.now();
   const prepared = prepare(account, inputs, new Date(now).toISOString(), options.idempotencyKey);
+  checkLimits(deps, prepared, (i) => (options.batch ? `messages.${i}.` : ""));
+  for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
   const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, callerCharge(deps, principal, options.cost));
-  const messages = await Promise.all(
-    prepared.map(async (p, i) => (stored[i] === 1 ? p.message : toMessage(await deps.redis.hgetall(keys.message(account, p.id))))),
-  );
+  const messages = prepared.map((p) => p.message);
+  // A retry answers with what was stored the first time.
+  const retried = prepared.flatMap((_, i) => (stored[i] === 1 ? [] : [i]));
+  if (retried.length > 0) {
+    const rows = await Promise.all(retried.map((i) => deps.redis.hgetall(keys.message(account, prepared[i].id))));
+    retried.forEach((i, j) => {
+      messages[i] = toMessage(rows[j]);
+    });
+  }
   return { messages, rateHeaders };
 }

@@ -137,7 +137,6 @@ describe("metrics", () => {
     const { token } = await h.account();
     await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m", conversation_id: "c", role: "user", content: "count me" } });
     await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m" } });
-    await Bun.sleep(20); // after-response hooks run once the response is out
     const res = await h.request("GET", "/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
@@ -145,7 +144,17 @@ describe("metrics", () => {
     expect(text).toMatch(/memory_mesh_http_requests_total\{method="POST",route="\/v1\/messages",status="202"\} 1/);
     expect(text).toMatch(/memory_mesh_http_requests_total\{method="POST",route="\/v1\/messages",status="400"\} [1-9]/);
     expect(text).not.toContain('status="422"');
-    expect(text).toContain("memory_mesh_http_request_duration_seconds_bucket");
+    // The latency histogram of the route (every status): cumulative buckets ending at +Inf = count.
+    const series = (suffix: string) =>
+      [...text.matchAll(new RegExp(`^memory_mesh_http_request_duration_seconds_${suffix}\\{method="POST",route="/v1/messages"(?:,le="([^"]+)")?\\} (\\S+)$`, "gm"))];
+    const buckets = series("bucket").map((m) => [m[1], Number(m[2])] as const);
+    const count = Number(series("count")[0][2]);
+    expect(count).toBeGreaterThanOrEqual(2);
+    expect(buckets.at(-1)).toEqual(["+Inf", count]);
+    expect(buckets.length).toBe(13);
+    expect(buckets.map(([, n]) => n)).toEqual(buckets.map(([, n]) => n).toSorted((a, b) => a - b));
+    expect(Number(series("sum")[0][2])).toBeGreaterThan(0);
+    expect(text).toMatch(/# TYPE memory_mesh_http_request_duration_seconds histogram/);
     expect(text).toMatch(/memory_mesh_queue_jobs\{state="waiting"\} \d+/);
     expect(text).toMatch(/memory_mesh_dispatch_backlog [1-9]/);
     expect(text).toMatch(/memory_mesh_messages_total\{state="accepted"\} [1-9]/);
