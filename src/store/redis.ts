@@ -1,3 +1,4 @@
+import "./tracing-compat";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log";
 
