@@ -11,7 +11,7 @@
  * alike; the ratio reported is the median of the rounds' ratios. Each line also shows the CPU time
  * per request of this process (the HTTP server) and of Redis.
  *
- *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=4, BENCH_ROUNDS=8)
+ *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=3, BENCH_ROUNDS=10)
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +22,8 @@ import { freePort } from "../src/store/redis-server";
 import { cpuMsOf, fmt, percentile, printWarnings, startBench } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
-const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 4));
-const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 8)));
+const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 3));
+const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 10)));
 const WARMUP_S = 5;
 const BODY = JSON.stringify({
   tenant_id: "bench",

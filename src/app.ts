@@ -40,21 +40,29 @@ function metaOf(request: Request): RequestMeta {
  * 413 past the limit, 400 for malformed JSON. An empty body is "no body" (clients send
  * `Content-Type: application/json` on GET and DELETE too).
  */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw payloadTooLarge(limit);
-  const bytes = await request.arrayBuffer();
+  const bytes = await request.bytes();
   if (bytes.byteLength > limit) throw payloadTooLarge(limit);
   if (bytes.byteLength === 0) return null;
-  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json" && !type.endsWith("+json")) throw unsupportedMediaType(type || "(none)");
-  const text = new TextDecoder().decode(bytes);
+  checkJsonType(request);
   try {
-    return JSON.parse(text);
+    // Invalid UTF-8 is refused, not silently replaced.
+    return JSON.parse(utf8.decode(bytes));
   } catch {
-    throw new AppError(400, "malformed_json", "The request body is not valid JSON");
+    throw malformedJson();
   }
 }
+
+function checkJsonType(request: Request): void {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/json" && !type.endsWith("+json")) throw unsupportedMediaType(type || "(none)");
+}
+
+const malformedJson = () => new AppError(400, "malformed_json", "The request body is not valid JSON (UTF-8)");
 
 /** What the error hook reads; `principal` and `chargePending` come from requireAuth when it ran. */
 interface ErrorHookContext {

@@ -11,7 +11,7 @@ import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
 
 const KEYS_PER_MESSAGE = 5;
-const ARGS_PER_MESSAGE = 13;
+const ARGS_PER_MESSAGE = 10;
 
 /**
  * Charges the request to the caller's rate budget, then stores messages, their conversations,
@@ -23,50 +23,54 @@ const ARGS_PER_MESSAGE = 13;
  * Returns {1, used, stored...} with 1 (stored) or 0 (already there) per message,
  * {-1, used, index} on a conflict, {-2, used} past the rate limit.
  * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
- * ARGV: n, now, channel, cost, limit, window ms, 13 per message.
+ * ARGV: n, now (ms), created_at (ISO), channel, cost, limit, window ms, 10 per message.
+ * A message's position in its conversation is now * 1000 + its index in the request.
  */
 const ACCEPT = new Script(`${TAKE_RATE_LUA}
 local n = tonumber(ARGV[1])
 local now = ARGV[2]
-local channel = ARGV[3]
-local allowed, used = take_rate(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+local created_at = ARGV[3]
+local channel = ARGV[4]
+local allowed, used = take_rate(KEYS[3], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 if allowed == 0 then return {-2, used} end
 local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
   local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
-  if fp and fp ~= ARGV[7 + i * ${ARGS_PER_MESSAGE} + 9] then return {-1, used, i} end
+  if fp and fp ~= ARGV[8 + i * ${ARGS_PER_MESSAGE} + 7] then return {-1, used, i} end
   exists[i] = fp
 end
 local result = {1, used}
+local stored = 0
 for i = 0, n - 1 do
   local k = 4 + i * ${KEYS_PER_MESSAGE}
-  local a = 7 + i * ${ARGS_PER_MESSAGE}
+  local a = 8 + i * ${ARGS_PER_MESSAGE}
   if exists[i] then
     result[#result + 1] = 0
   else
     redis.call('HSET', KEYS[k], 'id', ARGV[a], 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2],
       'role', ARGV[a + 3], 'content', ARGV[a + 4], 'importance', ARGV[a + 5], 'metadata', ARGV[a + 6],
-      'status', 'pending', 'created_at', ARGV[a + 7], 'created_ms', ARGV[a + 8], 'fp', ARGV[a + 9])
+      'status', 'pending', 'created_at', created_at, 'created_ms', now, 'fp', ARGV[a + 7])
     local conv = KEYS[k + 1]
     if redis.call('HINCRBY', conv, 'message_count', 1) == 1 and redis.call('HEXISTS', conv, 'tenant_id') == 0 then
       redis.call('HSET', conv, 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2], 'title', '',
-        'metadata', 'null', 'created_at', ARGV[a + 7], 'updated_at', ARGV[a + 7], 'last_message_at', ARGV[a + 7])
+        'metadata', 'null', 'created_at', created_at, 'updated_at', created_at, 'last_message_at', created_at)
       redis.call('SADD', KEYS[k + 3], ARGV[a + 1])
       redis.call('SADD', KEYS[2], ARGV[a + 1])
     else
-      redis.call('HSET', conv, 'last_message_at', ARGV[a + 7])
+      redis.call('HSET', conv, 'last_message_at', created_at)
     end
-    redis.call('ZADD', KEYS[k + 2], ARGV[a + 8], ARGV[a + 2])
-    redis.call('ZADD', KEYS[k + 4], ARGV[a + 11], ARGV[a])
-    redis.call('ZADD', KEYS[1], now, ARGV[a + 12])
-    redis.call('RPUSH', dispatch, ARGV[a + 12])
-    redis.call('HINCRBY', stats, 'accepted', 1)
-    redis.call('PUBLISH', channel, ARGV[a + 10])
+    redis.call('ZADD', KEYS[k + 2], now, ARGV[a + 2])
+    redis.call('ZADD', KEYS[k + 4], now .. string.format('%03d', i), ARGV[a])
+    redis.call('ZADD', KEYS[1], now, ARGV[a + 9])
+    redis.call('RPUSH', dispatch, ARGV[a + 9])
+    redis.call('PUBLISH', channel, ARGV[a + 8])
+    stored = stored + 1
     result[#result + 1] = 1
   end
 end
+if stored > 0 then redis.call('HINCRBY', stats, 'accepted', stored) end
 return result
 `);
 
@@ -124,11 +128,10 @@ function prepare(account: string, inputs: MessageInput[], createdAt: string, ide
   });
 }
 
-async function store(redis: Redis, account: string, prepared: Prepared[], now: number, rate: RateCharge) {
-  const createdAt = new Date(now).toISOString();
+async function store(redis: Redis, account: string, prepared: Prepared[], now: number, createdAt: string, rate: RateCharge) {
   const keyList: string[] = [keys.outbox(), keys.tenants(account), rate.key];
-  const args: (string | number)[] = [prepared.length, now, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs];
-  prepared.forEach((p, i) => {
+  const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs];
+  prepared.forEach((p) => {
     const { tenant_id: tenant, conversation_id: conv } = p.input;
     keyList.push(
       keys.message(account, p.id),
@@ -138,9 +141,8 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
       keys.conversationMessages(account, tenant, conv),
     );
     args.push(
-      p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, createdAt, now, p.fp,
-      envelope(account, "message.created", p.message),
-      now * 1000 + i, outboxMember(account, p.id),
+      p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, p.fp,
+      envelope(account, "message.created", p.message), outboxMember(account, p.id),
     );
   });
   keyList.push(keys.stats(), keys.dispatch());
@@ -172,10 +174,11 @@ export async function acceptMessages(
 ): Promise<{ messages: Message[]; rateHeaders: Record<string, string> }> {
   const { account } = principal;
   const now = Date.now();
-  const prepared = prepare(account, inputs, new Date(now).toISOString(), options.idempotencyKey);
+  const createdAt = new Date(now).toISOString();
+  const prepared = prepare(account, inputs, createdAt, options.idempotencyKey);
   checkLimits(deps, prepared, (i) => (options.batch ? `messages.${i}.` : ""));
   for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
-  const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, callerCharge(deps, principal, options.cost));
+  const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, createdAt, callerCharge(deps, principal, options.cost));
   const messages = prepared.map((p) => p.message);
   // A retry answers with what was stored the first time.
   const retried = prepared.flatMap((_, i) => (stored[i] === 1 ? [] : [i]));

@@ -52,6 +52,17 @@ describe("error contract", () => {
     expect(body.code).toBe("malformed_json");
   });
 
+  test("invalid UTF-8 is 400 malformed_json, with or without a declared length", async () => {
+    const { token } = await h.account();
+    const bad = new Uint8Array([...Buffer.from('{"tenant_id":"'), 0xff, 0xfe, ...Buffer.from('"}')]);
+    for (const extra of [{}, { "content-length": String(bad.length) }] as Record<string, string>[]) {
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", ...extra };
+      const res = await h.app.handle(new Request("http://localhost/v1/messages", { method: "POST", headers, body: bad }));
+      expect(res.status).toBe(400);
+      expect((await res.json()).code).toBe("malformed_json");
+    }
+  });
+
   test("another content type is 415", async () => {
     const { token } = await h.account();
     const { status, body } = await h.json("POST", "/v1/messages", { token, body: "tenant_id=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
