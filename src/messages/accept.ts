@@ -11,7 +11,7 @@ import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
 
 const KEYS_PER_MESSAGE = 5;
-const ARGS_PER_MESSAGE = 10;
+const ARGS_PER_MESSAGE = 11;
 
 /**
  * Charges the request to the caller's rate budget, then stores messages, their conversations,
@@ -23,7 +23,8 @@ const ARGS_PER_MESSAGE = 10;
  * Returns {1, used, stored...} with 1 (stored) or 0 (already there) per message,
  * {-1, used, index} on a conflict, {-2, used} past the rate limit.
  * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
- * ARGV: n, now (ms), created_at (ISO), channel, cost, limit, window ms, 10 per message.
+ * ARGV: n, now (ms), created_at (ISO), channel, cost, limit, window ms, 11 per message (the last
+ * is '1' when the id came from the client, the only case in which it can already exist).
  * A message's position in its conversation is now * 1000 + its index in the request.
  */
 const ACCEPT = new Script(`${TAKE_RATE_LUA}
@@ -37,9 +38,12 @@ local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
-  local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
-  if fp and fp ~= ARGV[8 + i * ${ARGS_PER_MESSAGE} + 7] then return {-1, used, i} end
-  exists[i] = fp
+  local a = 8 + i * ${ARGS_PER_MESSAGE}
+  if ARGV[a + 10] == '1' then
+    local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
+    if fp and fp ~= ARGV[a + 7] then return {-1, used, i} end
+    exists[i] = fp
+  end
 end
 local result = {1, used}
 local stored = 0
@@ -80,6 +84,8 @@ interface Prepared {
   importance: number;
   metadata: string;
   fp: string;
+  /** the id was chosen by the client (or derived from its Idempotency-Key), so it may exist already */
+  clientId: boolean;
   /** the message as answered (and as published in `message.created`) */
   message: Message;
 }
@@ -124,7 +130,7 @@ function prepare(account: string, inputs: MessageInput[], createdAt: string, ide
       id, tenant_id: input.tenant_id, conversation_id: input.conversation_id, role: input.role, content: input.content,
       importance, metadata: input.metadata ?? null, status: "pending", created_at: createdAt, indexed_at: null, error: null,
     };
-    return { id, input, importance, metadata, fp, message };
+    return { id, input, importance, metadata, fp, clientId: Boolean(input.id) || idempotencyKey !== undefined, message };
   });
 }
 
@@ -142,7 +148,7 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
     );
     args.push(
       p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, p.fp,
-      envelope(account, "message.created", p.message), outboxMember(account, p.id),
+      envelope(account, "message.created", p.message), outboxMember(account, p.id), p.clientId ? "1" : "0",
     );
   });
   keyList.push(keys.stats(), keys.dispatch());
