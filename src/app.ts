@@ -35,13 +35,13 @@ function metaOf(request: Request): RequestMeta {
   return meta;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Reads JSON bodies ourselves so every failure has its own status: 415 for another content type,
  * 413 past the limit, 400 for malformed JSON. An empty body is "no body" (clients send
  * `Content-Type: application/json` on GET and DELETE too).
  */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw payloadTooLarge(limit);

@@ -67,8 +67,7 @@ export function settleRate(decision: RateDecision): Record<string, string> {
 
 /** Charges `cost` requests to the caller's shared budget; throws 429 past it. Returns the headers to send. */
 export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1): Promise<Record<string, string>> {
-  const { RATE_LIMIT_REQUESTS: limit, RATE_LIMIT_WINDOW_S: window } = deps.config;
-  return settleRate(await takeRate(deps.redis, bucketOf(principal), limit, window, cost));
+  return settleRate(await takeRate(deps.redis, callerCharge(deps, principal, cost)));
 }
 
 /**

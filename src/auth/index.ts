@@ -6,7 +6,7 @@ import { getUser, registerUser, verifyLogin } from "./accounts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { requireAuth } from "./credentials";
 import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, LoginBody, type Principal, RefreshBody, RegisterBody, TokenPair, User } from "./model";
-import { takeRate } from "./rate-limit";
+import { rateCharge, takeRate } from "./rate-limit";
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
 
@@ -27,7 +27,7 @@ function requireUser(principal: Principal): void {
 async function limitAuthAttempt(deps: Deps, address: string, email: string): Promise<void> {
   const { AUTH_RATE_LIMIT: limit, AUTH_RATE_WINDOW_S: window } = deps.config;
   for (const bucket of [`auth-ip:${address}`, `auth-email:${email.trim().toLowerCase()}`]) {
-    const decision = await takeRate(deps.redis, bucket, limit, window);
+    const decision = await takeRate(deps.redis, rateCharge(bucket, limit, window));
     if (!decision.allowed) throw tooManyRequests(decision.resetS, "Too many attempts; retry later (429)");
   }
 }

@@ -52,9 +52,8 @@ export interface RateDecision {
   resetS: number;
 }
 
-export async function takeRate(redis: Redis, bucket: string, limit: number, windowS: number, cost = 1): Promise<RateDecision> {
-  const charge = rateCharge(bucket, limit, windowS, cost);
-  const reply = await TAKE.run<number[]>(redis, [charge.key], [cost, limit, charge.windowMs]);
+export async function takeRate(redis: Redis, charge: RateCharge): Promise<RateDecision> {
+  const reply = await TAKE.run<number[]>(redis, [charge.key], [charge.cost, charge.limit, charge.windowMs]);
   return rateDecision(charge, reply);
 }
 
