@@ -11,7 +11,8 @@
  * alike; the ratio reported is the median of the rounds' ratios. Each line also shows the CPU time
  * per request of this process (the HTTP server) and of Redis.
  *
- *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=3, BENCH_ROUNDS=10)
+ *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=3, BENCH_ROUNDS=10,
+ *                                 BENCH_AUTH=api-key or bearer)
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,7 @@ const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
 const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 3));
 const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 10)));
 const WARMUP_S = 5;
+const AUTH = process.env.BENCH_AUTH === "bearer" ? "bearer" : "api-key";
 const BODY = JSON.stringify({
   tenant_id: "bench",
   conversation_id: "conv-1",
@@ -113,12 +115,16 @@ async function main() {
     });
     console.log(
       `ingest benchmark: ${haveWrk ? "wrk -t1" : "in-process fetch clients"}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ` +
-        `${SECONDS} s each (after a ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth x-api-key`,
+        `${SECONDS} s each (after a ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth ${AUTH === "bearer" ? "Authorization: Bearer" : "x-api-key"}`,
     );
     const json = { "content-type": "application/json" };
     const targets = [
       { name: "bare Bun.serve + JSON.parse + HSET", url: `http://127.0.0.1:${server.port}/`, headers: json },
-      { name: "API POST /v1/messages", url: `http://127.0.0.1:${appPort}/v1/messages`, headers: { ...json, "x-api-key": created.body.key } },
+      {
+        name: "API POST /v1/messages",
+        url: `http://127.0.0.1:${appPort}/v1/messages`,
+        headers: { ...json, ...(AUTH === "bearer" ? { authorization: `Bearer ${token}` } : { "x-api-key": created.body.key }) },
+      },
     ];
     for (const t of targets) await load(t.url, t.headers, WARMUP_S);
 

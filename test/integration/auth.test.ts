@@ -105,6 +105,21 @@ describe("tokens", () => {
     expect((await h.request("GET", "/v1/auth/me", { token })).status).toBe(200);
   });
 
+  test("a verified token is remembered only until it expires; an altered copy is still checked", async () => {
+    const { userId } = await h.account();
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const short = await new SignJWT({ sub: userId, typ: "access" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp).sign(secret);
+    const me = async (token: string) => (await h.request("GET", "/v1/auth/me", { token })).status;
+    expect(await me(short)).toBe(200);
+    expect(await me(short)).toBe(200);
+    const [head, payload, sig] = short.split(".");
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    const altered = `${head}.${Buffer.from(JSON.stringify({ ...claims, sub: "usr_someone_else" })).toString("base64url")}.${sig}`;
+    expect(await me(altered)).toBe(401);
+    await Bun.sleep(exp * 1000 - Date.now() + 50);
+    expect(await me(short)).toBe(401);
+  });
+
   test("no credentials is 401 on every data route", async () => {
     for (const [method, path] of [
       ["POST", "/v1/messages"], ["POST", "/v1/messages/batch"], ["GET", "/v1/messages/x"], ["DELETE", "/v1/messages/x"],
