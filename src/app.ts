@@ -117,9 +117,10 @@ export function createApp(deps: Deps, realtime?: Realtime) {
     .onParse({ as: "global" }, { fn: "json" } as never)
     .onError({ as: "global" }, ({ code, error, request, path, route, principal, chargePending }: ErrorHookContext) => {
       const requestId = metaOf(request).id;
-      // The principal is derived before validation, so a refused body can still be charged.
-      if (code === "VALIDATION") chargeRefused(deps, principal, chargePending);
       const { response, unexpected } = errorToResponse(code, error, requestId, deps.redis.status === "ready");
+      // A route that charges the rate limit in its own script never got there when it refused the
+      // request as invalid (400) or forbidden (403); the principal was derived before, so charge now.
+      if (response.status === 400 || response.status === 403) chargeRefused(deps, principal, chargePending);
       observe(request, route, path, response.status);
       if (unexpected) log.error({ requestId, method: request.method, path, err: error }, "unhandled error");
       else if (response.status === 503) log.warn({ requestId, path, err: (error as Error)?.message }, "redis unavailable");

@@ -74,7 +74,7 @@ export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1)
  * The `derive` every authenticated feature uses: resolves the principal (401 before any body
  * validation) and charges one request to its rate budget. With `charge: false` the route charges
  * the request inside the script that does its work (one Redis round trip instead of two); a
- * request refused before that (invalid body) is charged by `chargeRefused` from the error hook.
+ * request refused before that (400, 403) is charged by `chargeRefused` from the error hook.
  */
 export function requireAuth(deps: AuthDeps, options: { charge?: boolean } = {}) {
   const charge = options.charge ?? true;

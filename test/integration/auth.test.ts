@@ -248,9 +248,9 @@ describe("rate limits", () => {
     expect(ok?.status).toBe(429);
   });
 
-  test("message writes charge the limit in the accept script: 429 stores nothing; invalid bodies and batches count", async () => {
+  test("message writes charge the limit in the accept script: 429 stores nothing; refused requests and batches count", async () => {
     const { createApp } = await import("../../src/app");
-    const app = createApp({ ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 4, RATE_LIMIT_WINDOW_S: 60, RATE_LIMIT_BATCH_UNIT: 2 } });
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: 60, RATE_LIMIT_BATCH_UNIT: 2, MAX_CONTENT_CHARS: 100 } });
     const { token } = await h.account();
     const post = (path: string, body: unknown) =>
       app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
@@ -258,10 +258,12 @@ describe("rate limits", () => {
 
     const first = await post("/v1/messages", msg("one"));
     expect(first.status).toBe(202);
-    expect(first.headers.get("ratelimit-limit")).toBe("4");
-    expect(first.headers.get("ratelimit-remaining")).toBe("3");
+    expect(first.headers.get("ratelimit-limit")).toBe("5");
+    expect(first.headers.get("ratelimit-remaining")).toBe("4");
+    // Refused before the accept script (schema, configured limit): charged all the same, without waiting.
     expect((await post("/v1/messages", { tenant_id: "rl" })).status).toBe(400);
-    await Bun.sleep(100); // the invalid request is charged without holding up its answer
+    expect((await post("/v1/messages", msg("x".repeat(101)))).status).toBe(400);
+    await Bun.sleep(100);
     // A batch of 2 costs 1 + floor(2 / 2) = 2: exactly what is left.
     const batch = await post("/v1/messages/batch", { messages: [msg("two"), msg("three")] });
     expect(batch.status).toBe(202);
