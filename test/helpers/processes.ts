@@ -1,5 +1,8 @@
 import { connect, type Socket } from "node:net";
 import type { Subprocess } from "bun";
+import type { Envelope } from "../../src/realtime/model";
+import { keys } from "../../src/store/keys";
+import { createRedis } from "../../src/store/redis";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -33,4 +36,16 @@ export async function silentWebSocketPeer(port: number, path: string, token: str
     });
   });
   return { socket, closed: () => closed };
+}
+
+/** Counts `message.indexed` events per message id, as any subscriber would see them; `close` unsubscribes. */
+export async function countIndexedEvents(redisUrl: string): Promise<{ counts: Map<string, number>; close(): Promise<unknown> }> {
+  const subscriber = createRedis(redisUrl, "subscriber");
+  const counts = new Map<string, number>();
+  subscriber.on("message", (_channel: string, raw: string) => {
+    const { event } = JSON.parse(raw) as Envelope;
+    if (event.type === "message.indexed") counts.set(event.message.id, (counts.get(event.message.id) ?? 0) + 1);
+  });
+  await subscriber.subscribe(keys.eventsChannel());
+  return { counts, close: () => subscriber.quit() };
 }

@@ -1,9 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Envelope } from "../../src/realtime/model";
 import { startIndexingWorker } from "../../src/memory/worker";
-import { createRedis } from "../../src/store/redis";
 import { eventually, useHarness } from "../helpers/app";
-import { spawnWorker } from "../helpers/processes";
+import { countIndexedEvents, spawnWorker } from "../helpers/processes";
 
 const FAST_RECOVERY = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "1500", EMBED_BATCH_SIZE: "16", EMBED_BATCH_WAIT_MS: "20" };
 const h = useHarness(FAST_RECOVERY);
@@ -41,13 +39,8 @@ describe("durability", () => {
 
   test("workers SIGKILLed mid-batch lose nothing and index every message exactly once", async () => {
     const { token, userId } = await h.account();
-    const subscriber = createRedis(h.redisUrl, "subscriber");
-    const indexedEvents = new Map<string, number>();
-    subscriber.on("message", (_c: string, raw: string) => {
-      const { event } = JSON.parse(raw) as Envelope;
-      if (event.type === "message.indexed") indexedEvents.set(event.message.id, (indexedEvents.get(event.message.id) ?? 0) + 1);
-    });
-    await subscriber.subscribe("mm:events");
+    const events = await countIndexedEvents(h.redisUrl);
+    const indexedEvents = events.counts;
 
     const total = 400;
     const { body } = await h.json("POST", "/v1/messages/batch", {
@@ -70,7 +63,7 @@ describe("durability", () => {
     } finally {
       worker.kill("SIGTERM");
       await worker.exited;
-      await subscriber.quit();
+      await events.close();
     }
     expect(kills).toBe(2);
     expect((await statuses(token, ids)).every((s) => s === "indexed")).toBe(true);

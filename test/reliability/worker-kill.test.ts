@@ -1,8 +1,6 @@
 import { expect, test } from "bun:test";
-import type { Envelope } from "../../src/realtime/model";
-import { createRedis } from "../../src/store/redis";
 import { eventually, useHarness } from "../helpers/app";
-import { spawnWorker } from "../helpers/processes";
+import { countIndexedEvents, spawnWorker } from "../helpers/processes";
 
 /**
  * 5,000 messages ingested while worker processes are SIGKILLed again and again: every message
@@ -16,13 +14,8 @@ const KILL_EVERY_MS = 4000;
 test(`${TOTAL} messages, workers SIGKILLed every ${KILL_EVERY_MS / 1000} s: all indexed exactly once`, async () => {
   const { token, userId } = await h.account();
   const startWorker = () => spawnWorker(h.redisUrl, ENV);
-  const subscriber = createRedis(h.redisUrl, "subscriber");
-  const indexed = new Map<string, number>();
-  subscriber.on("message", (_c: string, raw: string) => {
-    const { event } = JSON.parse(raw) as Envelope;
-    if (event.type === "message.indexed") indexed.set(event.message.id, (indexed.get(event.message.id) ?? 0) + 1);
-  });
-  await subscriber.subscribe("mm:events");
+  const events = await countIndexedEvents(h.redisUrl);
+  const indexed = events.counts;
 
   const workers = [startWorker(), startWorker()];
   let kills = 0;
@@ -50,7 +43,7 @@ test(`${TOTAL} messages, workers SIGKILLed every ${KILL_EVERY_MS / 1000} s: all 
     clearInterval(killer);
     for (const w of workers) w.kill("SIGTERM");
     await Promise.all(workers.map((w) => w.exited));
-    await subscriber.quit();
+    await events.close();
   }
   process.stderr.write(`[worker-kill] ${TOTAL} messages, ${kills} kills\n`);
   expect(kills).toBeGreaterThan(3);
