@@ -2,33 +2,33 @@ import { Elysia } from "elysia";
 import { assertTenant, requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { errors, security } from "../http/schemas";
-import { ReindexBody, ReindexResponse, SearchQuery, SearchResponse } from "./model";
+import { ReindexBody, ReindexResponse, SearchBody, SearchQuery, SearchResponse } from "./model";
 import { reindexTenant } from "./reindex";
 import { createQueryCache, searchMemory } from "./search";
+import { toSearchInput } from "./search-input";
+
+const SEARCH_DOC = [
+  "`hybrid` fuses a BM25 keyword list and a semantic (cosine) list with Reciprocal Rank Fusion:",
+  "score = sum of w / (60 + rank) over the lists a message is in, divided by its maximum (1 = first in both).",
+  "With `recency_weight` or `importance_weight`: score = (1 - w_r - w_i) x relevance + w_r x 0.5^(age_days / half_life) + w_i x importance.",
+  "Filters combine (all must hold). Identical contents (case and whitespace aside) are returned once.",
+].join(" ");
 
 
 export function memoryRoutes(deps: Deps) {
   const embedQuery = createQueryCache(deps.embedder, deps.config.QUERY_CACHE_SIZE);
   return new Elysia({ prefix: "/v1/memory", tags: ["Memory"] })
     .derive(requireAuth(deps))
-    .get(
-      "/search",
-      async ({ principal, query }) => ({
-        results: await searchMemory(deps, embedQuery, principal, {
-          tenant: query.tenant_id,
-          query: query.query,
-          topK: query.top_k,
-          conversation: query.conversation_id,
-          role: query.role,
-          minImportance: query.min_importance,
-        }),
-      }),
-      {
-        query: SearchQuery,
-        response: { 200: SearchResponse, ...errors(400, 401, 403, 429, 503) },
-        detail: { summary: "Semantic search over a tenant's indexed messages (cosine similarity, best first)", security },
-      },
-    )
+    .get("/search", async ({ principal, query }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(query)) }), {
+      query: SearchQuery,
+      response: { 200: SearchResponse, ...errors(400, 401, 403, 429, 503) },
+      detail: { summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first", description: SEARCH_DOC, security },
+    })
+    .post("/search", async ({ principal, body }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(body)) }), {
+      body: SearchBody,
+      response: { 200: SearchResponse, ...errors(400, 401, 403, 413, 415, 429, 503) },
+      detail: { summary: "The same search with a JSON body (long queries, many filters)", description: SEARCH_DOC, security },
+    })
     .post(
       "/reindex",
       async ({ principal, body, set }) => {

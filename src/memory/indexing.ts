@@ -65,7 +65,7 @@ export async function indexMessages(deps: Deps, batcher: EmbedBatcher, job: Inde
       const write = deps.vectors.writeFor(
         {
           account, tenant: m.tenant_id, conversation: m.conversation_id, role: m.role, importance: m.importance,
-          createdAt: Date.parse(m.created_at), content: m.content, messageId: m.id,
+          createdAt: Date.parse(m.created_at), content: m.content, messageId: m.id, metadata: m.metadata,
         },
         vectors[i],
       );

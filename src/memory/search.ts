@@ -1,11 +1,17 @@
 import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
+import type { Message } from "../messages/model";
 import { loadMessages } from "../messages/remove";
 import type { Embedder } from "../store/embeddings";
-import type { SearchResult } from "./model";
+import { keys } from "../store/keys";
+import { collapseKey, metadataTags, queryTokens } from "../store/text";
+import type { VectorFilter } from "../store/vector-index";
+import type { ContextMessage, SearchExplain, SearchResult } from "./model";
+import { type Candidate, type FusionWeights, finalScore, fuse, type Scored, type SearchMode, type Signals } from "./ranking";
 
 export const DEFAULT_TOP_K = 5;
+export const DEFAULT_HALF_LIFE_DAYS = 30;
 
 /** A small LRU of query embeddings: a repeated query costs no model call. */
 export function createQueryCache(embedder: Embedder, size: number) {
@@ -26,16 +32,35 @@ export function createQueryCache(embedder: Embedder, size: number) {
   };
 }
 
+/** A search as the service takes it: filters already parsed (times in ms, metadata as scalars). */
 export interface SearchInput {
   tenant: string;
   query: string;
   topK?: number;
+  mode?: SearchMode;
   conversation?: string;
-  role?: string;
+  roles?: string[];
   minImportance?: number;
+  createdAfter?: number;
+  createdBefore?: number;
+  metadata?: Record<string, string | number | boolean>;
+  minScore?: number;
+  recencyWeight?: number;
+  recencyHalfLifeDays?: number;
+  importanceWeight?: number;
+  explain?: boolean;
+  /** neighbouring messages returned on each side of a hit */
+  context?: number;
+  /** fusion weights other than the configured ones (benchmarks) */
+  weights?: Partial<FusionWeights>;
 }
 
-/** Embeds the query and runs a filtered KNN; results come from the stored messages, best first. */
+/**
+ * Hybrid, semantic or keyword search over a tenant's indexed messages. The semantic (cosine) and
+ * keyword (BM25) lists are read `depth` deep in one round trip, fused (see ranking.ts), re-scored
+ * with recency and importance when asked, filtered by `min_score`, collapsed (identical content
+ * keeps its best hit) and cut to `top_k`; each hit can bring its conversation neighbours.
+ */
 export async function searchMemory(
   deps: Deps,
   embedQuery: (q: string) => Promise<Float32Array>,
@@ -43,23 +68,108 @@ export async function searchMemory(
   input: SearchInput,
 ): Promise<SearchResult[]> {
   assertTenant(principal, input.tenant, "read");
+  const { config } = deps;
+  const mode = input.mode ?? "hybrid";
   const k = input.topK || DEFAULT_TOP_K;
-  const vector = await embedQuery(input.query);
-  const hits = await deps.vectors.search(
-    { account: principal.account, tenant: input.tenant, conversation: input.conversation, role: input.role, minImportance: input.minImportance },
-    vector,
-    k,
-  );
-  const messages = await loadMessages(deps, principal.account, hits.map((h) => h.messageId));
-  const byId = new Map(messages.map((m) => [m.id, m]));
-  const results: SearchResult[] = [];
-  for (const hit of hits) {
-    const m = byId.get(hit.messageId);
-    if (!m || m.tenant_id !== input.tenant) continue;
-    results.push({
-      id: m.id, content: m.content, score: hit.score, role: m.role, conversation_id: m.conversation_id,
-      tenant_id: m.tenant_id, importance: m.importance, metadata: m.metadata, created_at: m.created_at,
-    });
-  }
+  const depth = Math.max(config.SEARCH_CANDIDATES, 4 * k);
+  const tokens = mode === "semantic" ? [] : queryTokens(input.query);
+  const vector = mode === "keyword" ? undefined : await embedQuery(input.query);
+  const filter: VectorFilter = {
+    account: principal.account,
+    tenant: input.tenant,
+    conversation: input.conversation,
+    roles: input.roles,
+    minImportance: input.minImportance,
+    createdAfter: input.createdAfter,
+    createdBefore: input.createdBefore,
+    metadata: input.metadata ? metadataTags(input.metadata) : undefined,
+  };
+  const lists = await deps.vectors.rank(filter, { vector, tokens, depth });
+  const weights: FusionWeights = {
+    k: input.weights?.k ?? config.SEARCH_RRF_K,
+    semantic: input.weights?.semantic ?? config.SEARCH_SEMANTIC_WEIGHT,
+    keyword: input.weights?.keyword ?? config.SEARCH_KEYWORD_WEIGHT,
+  };
+  const candidates = fuse(mode, lists, weights);
+  const signals: Signals = {
+    recencyWeight: input.recencyWeight ?? 0,
+    recencyHalfLifeDays: input.recencyHalfLifeDays ?? DEFAULT_HALF_LIFE_DAYS,
+    importanceWeight: input.importanceWeight ?? 0,
+  };
+  const results = await pickResults(deps, principal.account, input, candidates, signals, k);
+  if (input.context) await attachContext(deps, principal.account, results, input.context);
   return results;
+}
+
+/**
+ * Loads candidates' messages and keeps the best `k` that pass `min_score`, one per distinct
+ * content. Without signals the fused order is final, so messages are loaded a few at a time;
+ * with signals every candidate is loaded and re-scored first.
+ */
+async function pickResults(deps: Deps, account: string, input: SearchInput, candidates: Candidate[], signals: Signals, k: number) {
+  const rescore = signals.recencyWeight > 0 || signals.importanceWeight > 0;
+  const now = Date.now();
+  const picked: SearchResult[] = [];
+  const seen = new Set<string>();
+  const chunk = rescore ? candidates.length : Math.max(2 * k, 10);
+  for (let from = 0; from < candidates.length && picked.length < k; from += chunk) {
+    const slice = candidates.slice(from, from + chunk);
+    const messages = new Map((await loadMessages(deps, account, slice.map((c) => c.messageId))).map((m) => [m.id, m]));
+    const scored = slice.flatMap((candidate) => {
+      const m = messages.get(candidate.messageId);
+      if (!m || m.tenant_id !== input.tenant) return [];
+      const s = finalScore(candidate.relevance, Date.parse(m.created_at), m.importance, signals, now);
+      return [{ result: toResult(m, s.score, input.explain ? explain(candidate, s, m.importance, signals) : undefined), candidate }];
+    });
+    if (rescore) scored.sort((a, b) => b.result.score - a.result.score);
+    for (const { result } of scored) {
+      if (picked.length >= k) break;
+      if (input.minScore !== undefined && result.score < input.minScore) continue;
+      const key = collapseKey(result.content);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      picked.push(result);
+    }
+  }
+  return picked;
+}
+
+function explain(c: Candidate, s: Scored, importance: number, signals: Signals): SearchExplain {
+  const share = (value: number | undefined) => (value === undefined ? undefined : value * s.relevanceWeight);
+  return {
+    semantic: c.semantic ? { rank: c.semantic.rank, similarity: c.semantic.similarity, contribution: share(c.semantic.share) as number } : null,
+    keyword: c.keyword ? { rank: c.keyword.rank, bm25: c.keyword.bm25, contribution: share(c.keyword.share) as number } : null,
+    recency: { value: s.recency, contribution: signals.recencyWeight * s.recency },
+    importance: { value: importance, contribution: signals.importanceWeight * importance },
+  };
+}
+
+function toResult(m: Message, score: number, explained?: SearchExplain): SearchResult {
+  const result: SearchResult = {
+    id: m.id, content: m.content, score, role: m.role, conversation_id: m.conversation_id,
+    tenant_id: m.tenant_id, importance: m.importance, metadata: m.metadata, created_at: m.created_at,
+  };
+  if (explained) result.explain = explained;
+  return result;
+}
+
+/** Adds up to `n` messages before and after each hit, in conversation order. */
+async function attachContext(deps: Deps, account: string, results: SearchResult[], n: number): Promise<void> {
+  const zkey = (r: SearchResult) => keys.conversationMessages(account, r.tenant_id, r.conversation_id);
+  const ranks = await Promise.all(results.map((r) => deps.redis.zrank(zkey(r), r.id)));
+  const windows = await Promise.all(
+    results.map((r, i) => {
+      const rank = ranks[i];
+      return rank === null ? Promise.resolve([]) : deps.redis.zrange(zkey(r), String(Math.max(0, Number(rank) - n)), String(Number(rank) + n));
+    }),
+  );
+  const ids = [...new Set(windows.flat())];
+  const byId = new Map((await loadMessages(deps, account, ids)).map((m) => [m.id, m]));
+  const brief = (m: Message): ContextMessage => ({ id: m.id, role: m.role, content: m.content, created_at: m.created_at });
+  results.forEach((r, i) => {
+    const window = windows[i];
+    const at = window.indexOf(r.id);
+    const pick = (list: string[]) => list.flatMap((id) => (byId.has(id) ? [brief(byId.get(id) as Message)] : []));
+    r.context = { before: at < 0 ? [] : pick(window.slice(0, at)), after: at < 0 ? [] : pick(window.slice(at + 1)) };
+  });
 }

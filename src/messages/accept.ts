@@ -9,9 +9,12 @@ import { envelope } from "../realtime/model";
 import { keys, outboxMember } from "../store/keys";
 import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
+import { parseTimestamp } from "./timestamps";
 
 const KEYS_PER_MESSAGE = 5;
-const ARGS_PER_MESSAGE = 11;
+const ARGS_PER_MESSAGE = 13;
+/** How far in the future a client's `created_at` may be (clock skew). */
+export const CREATED_AT_SKEW_MS = 5 * 60_000;
 
 /**
  * Charges the request to the caller's rate budget, then stores messages, their conversations,
@@ -23,9 +26,11 @@ const ARGS_PER_MESSAGE = 11;
  * Returns {1, used, stored...} with 1 (stored) or 0 (already there) per message,
  * {-1, used, index} on a conflict, {-2, used} past the rate limit.
  * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
- * ARGV: n, now (ms), created_at (ISO), channel, cost, limit, window ms, 11 per message (the last
- * is '1' when the id came from the client, the only case in which it can already exist).
- * A message's position in its conversation is now * 1000 + its index in the request.
+ * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, 13 per message (the 11th
+ * is '1' when the id came from the client, the only case in which it can already exist; the last
+ * two are the message's created_at as ISO and ms, the time of acceptance unless the client gave one).
+ * A message's position in its conversation is created_ms * 1000 + its index in the request, so
+ * imported history sorts by when it was said.
  */
 const ACCEPT = new Script(`${TAKE_RATE_LUA}
 local n = tonumber(ARGV[1])
@@ -55,7 +60,7 @@ for i = 0, n - 1 do
   else
     redis.call('HSET', KEYS[k], 'id', ARGV[a], 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2],
       'role', ARGV[a + 3], 'content', ARGV[a + 4], 'importance', ARGV[a + 5], 'metadata', ARGV[a + 6],
-      'status', 'pending', 'created_at', created_at, 'created_ms', now, 'fp', ARGV[a + 7])
+      'status', 'pending', 'created_at', ARGV[a + 11], 'created_ms', ARGV[a + 12], 'fp', ARGV[a + 7])
     local conv = KEYS[k + 1]
     if redis.call('HINCRBY', conv, 'message_count', 1) == 1 and redis.call('HEXISTS', conv, 'tenant_id') == 0 then
       redis.call('HSET', conv, 'tenant_id', ARGV[a + 1], 'conversation_id', ARGV[a + 2], 'title', '',
@@ -66,7 +71,7 @@ for i = 0, n - 1 do
       redis.call('HSET', conv, 'last_message_at', created_at)
     end
     redis.call('ZADD', KEYS[k + 2], now, ARGV[a + 2])
-    redis.call('ZADD', KEYS[k + 4], now .. string.format('%03d', i), ARGV[a])
+    redis.call('ZADD', KEYS[k + 4], ARGV[a + 12] .. string.format('%03d', i), ARGV[a])
     redis.call('ZADD', KEYS[1], now, ARGV[a + 9])
     redis.call('RPUSH', dispatch, ARGV[a + 9])
     redis.call('PUBLISH', channel, ARGV[a + 8])
@@ -80,6 +85,8 @@ return result
 
 interface Prepared {
   id: string;
+  createdAt: string;
+  createdMs: number;
   input: MessageInput;
   importance: number;
   metadata: string;
@@ -98,7 +105,7 @@ function idFromIdempotencyKey(account: string, key: string, index: number): stri
 }
 
 /** Checks the configured limits (the schema has only hard ceilings), naming each bad field. */
-function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => string): void {
+function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => string, now: number): void {
   const { MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_BATCH_MESSAGES } = deps.config;
   const problems: FieldError[] = [];
   if (prepared.length > MAX_BATCH_MESSAGES)
@@ -111,6 +118,12 @@ function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => stri
       problems.push({ field: `${path(i)}content`, message: `At most ${MAX_CONTENT_CHARS} characters` });
     if (m.metadata && Buffer.byteLength(metadata) > MAX_METADATA_BYTES)
       problems.push({ field: `${path(i)}metadata`, message: `At most ${MAX_METADATA_BYTES} bytes as JSON` });
+    if (m.created_at) {
+      const ms = parseTimestamp(m.created_at);
+      if (ms === undefined) problems.push({ field: `${path(i)}created_at`, message: "Expected an ISO-8601 date-time with an offset, e.g. 2026-11-20T18:04:00Z" });
+      else if (ms < 0) problems.push({ field: `${path(i)}created_at`, message: "Must be 1970 or later" });
+      else if (ms > now + CREATED_AT_SKEW_MS) problems.push({ field: `${path(i)}created_at`, message: "Must not be in the future" });
+    }
     if (m.id) {
       const first = seen.get(m.id);
       if (first !== undefined) problems.push({ field: `${path(i)}id`, message: `Same id as ${path(first)}id` });
@@ -120,17 +133,22 @@ function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => stri
   if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
 }
 
-function prepare(account: string, inputs: MessageInput[], createdAt: string, idempotencyKey?: string): Prepared[] {
+function prepare(account: string, inputs: MessageInput[], now: number, acceptedAt: string, idempotencyKey?: string): Prepared[] {
   return inputs.map((input, i) => {
     const importance = input.importance ?? DEFAULT_IMPORTANCE;
     const metadata = JSON.stringify(input.metadata ?? null);
     const id = input.id ?? (idempotencyKey ? idFromIdempotencyKey(account, idempotencyKey, i) : Bun.randomUUIDv7());
-    const fp = sha256(JSON.stringify([input.tenant_id, input.conversation_id, input.role, input.content, importance, metadata]));
+    // A client's created_at is part of what a retry must repeat; checkLimits refuses bad ones.
+    const clientMs = input.created_at ? parseTimestamp(input.created_at) : undefined;
+    const createdMs = clientMs ?? now;
+    const createdAt = clientMs === undefined ? acceptedAt : new Date(clientMs).toISOString();
+    const fields = [input.tenant_id, input.conversation_id, input.role, input.content, importance, metadata];
+    const fp = sha256(JSON.stringify(clientMs === undefined ? fields : [...fields, createdMs]));
     const message: Message = {
       id, tenant_id: input.tenant_id, conversation_id: input.conversation_id, role: input.role, content: input.content,
       importance, metadata: input.metadata ?? null, status: "pending", created_at: createdAt, indexed_at: null, error: null,
     };
-    return { id, input, importance, metadata, fp, clientId: Boolean(input.id) || idempotencyKey !== undefined, message };
+    return { id, createdAt, createdMs, input, importance, metadata, fp, clientId: Boolean(input.id) || idempotencyKey !== undefined, message };
   });
 }
 
@@ -149,6 +167,7 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
     args.push(
       p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, p.fp,
       envelope(account, "message.created", p.message), outboxMember(account, p.id), p.clientId ? "1" : "0",
+      p.createdAt, p.createdMs,
     );
   });
   keyList.push(keys.stats(), keys.dispatch());
@@ -181,8 +200,8 @@ export async function acceptMessages(
   const { account } = principal;
   const now = Date.now();
   const createdAt = new Date(now).toISOString();
-  const prepared = prepare(account, inputs, createdAt, options.idempotencyKey);
-  checkLimits(deps, prepared, (i) => (options.batch ? `messages.${i}.` : ""));
+  const prepared = prepare(account, inputs, now, createdAt, options.idempotencyKey);
+  checkLimits(deps, prepared, (i) => (options.batch ? `messages.${i}.` : ""), now);
   for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
   const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, createdAt, callerCharge(deps, principal, options.cost));
   const messages = prepared.map((p) => p.message);

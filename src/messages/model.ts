@@ -16,6 +16,13 @@ export const MessageInput = t.Object({
   importance: Maybe(t.Number({ minimum: 0, maximum: 1, description: "0..1; default 0.5", examples: [0.8] })),
   metadata: Maybe(Metadata),
   id: Maybe(MessageId),
+  created_at: Maybe(
+    t.String({
+      maxLength: 40,
+      description: "When it was said (ISO-8601 with offset, e.g. for imported history); not in the future. Default: when accepted",
+      examples: ["2026-11-20T18:04:00Z"],
+    }),
+  ),
 });
 export type MessageInput = typeof MessageInput.static;
 

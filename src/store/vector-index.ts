@@ -3,10 +3,11 @@ import type { Config } from "../config";
 import type { Logger } from "../log";
 import type { Embedder } from "./embeddings";
 import { keys } from "./keys";
+import { metadataTags, termFrequencies, termOf, tokenize } from "./text";
 
 export type VectorEngine = "query-engine" | "exact";
 
-/** What every stored vector carries, so both engines can apply the same pre-filters. */
+/** What every stored vector carries, so both engines can apply the same pre-filters and keyword search. */
 export interface VectorDoc {
   account: string;
   tenant: string;
@@ -16,20 +17,43 @@ export interface VectorDoc {
   createdAt: number;
   content: string;
   messageId: string;
+  metadata?: Record<string, unknown> | null;
 }
 
+/** Pre-filters, applied by both engines before ranking (all given ones must hold). */
 export interface VectorFilter {
   account: string;
   tenant: string;
   conversation?: string;
-  role?: string;
+  /** any of these roles */
+  roles?: string[];
   minImportance?: number;
+  /** created at or after (ms) */
+  createdAfter?: number;
+  /** created before (ms, exclusive) */
+  createdBefore?: number;
+  /** `key=value` tags from metadataTags(), all required */
+  metadata?: string[];
 }
 
 export interface VectorHit {
   messageId: string;
-  /** cosine similarity, higher is closer */
+  /** semantic: cosine similarity, higher is closer; keyword: BM25 */
   score: number;
+}
+
+/** What to rank by: a query vector (semantic list), query tokens (keyword list), or both at once. */
+export interface RankRequest {
+  vector?: Float32Array;
+  /** from queryTokens(): unstemmed, stopwords removed */
+  tokens?: string[];
+  /** how many hits each list returns at most */
+  depth: number;
+}
+
+export interface RankedLists {
+  semantic: VectorHit[];
+  keyword: VectorHit[];
 }
 
 /** Where and how vectors are written: the same write serves the Lua indexing script. */
@@ -44,6 +68,9 @@ export interface VectorWrite {
 /** Tag separator: a control character, which ids may never contain, so no id is split into two tags. */
 const TAG_SEPARATOR = "\x1f";
 const EXACT_SCAN_CHUNK = 1000;
+/** BM25 constants of the exact engine, as the Query Engine's BM25STD (Robertson/Sparck Jones). */
+const BM25_K1 = 1.2;
+const BM25_B = 0.75;
 
 export function toBlob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
@@ -69,9 +96,28 @@ export async function detectVectorSupport(redis: Redis): Promise<boolean> {
   return true;
 }
 
-/** Packs an exact-engine entry: uint16 header length, JSON header of the filter fields, FLOAT32 vector. */
+/** The filter fields and keyword statistics an exact-engine entry carries in its header. */
+interface ExactHeader {
+  c: string;
+  r: string;
+  i: number;
+  /** created at (ms); absent in entries written before keyword search */
+  t?: number;
+  /** metadata tags */
+  m?: string[];
+  /** document length in tokens, and term frequencies */
+  n?: number;
+  w?: Record<string, number>;
+}
+
+/** Packs an exact-engine entry: uint16 header length, JSON header (filters, term frequencies), FLOAT32 vector. */
 export function packExact(doc: VectorDoc, vector: Float32Array): Buffer {
-  const header = Buffer.from(JSON.stringify({ c: doc.conversation, r: doc.role, i: doc.importance }));
+  const { terms, length } = termFrequencies(doc.content);
+  const fields: ExactHeader = { c: doc.conversation, r: doc.role, i: doc.importance, t: doc.createdAt, n: length, w: terms };
+  const tags = metadataTags(doc.metadata);
+  if (tags.length > 0) fields.m = tags;
+  const header = Buffer.from(JSON.stringify(fields));
+  if (header.length > 0xffff) return packExact({ ...doc, content: doc.content.slice(0, doc.content.length >> 1) }, vector);
   const out = Buffer.allocUnsafe(2 + header.length + vector.byteLength);
   out.writeUInt16LE(header.length, 0);
   header.copy(out, 2);
@@ -82,11 +128,14 @@ export function packExact(doc: VectorDoc, vector: Float32Array): Buffer {
 export interface VectorIndex {
   readonly engine: VectorEngine;
   readonly name: string;
-  /** Creates the index if missing (idempotent, never drops). */
+  /** Creates the index if missing (idempotent, never drops); adds fields a older index lacks. */
   ensure(): Promise<void>;
   writeFor(doc: VectorDoc, vector: Float32Array): VectorWrite;
   /** Keys and fields to remove a message's vector from both layouts. */
   removalFor(account: string, tenant: string, messageId: string): { docKey: string; exactKey: string };
+  /** The semantic and keyword lists asked for, best first, in one round trip (QE) or one scan (exact). */
+  rank(filter: VectorFilter, request: RankRequest): Promise<RankedLists>;
+  /** Semantic list alone: rank() with a vector. */
   search(filter: VectorFilter, vector: Float32Array, k: number): Promise<VectorHit[]>;
 }
 
@@ -105,6 +154,8 @@ export function createVectorIndex(
   });
 
   if (engine === "exact") {
+    const rank = (filter: VectorFilter, request: RankRequest) =>
+      exactRank(redis, keys.exactVectors(model, filter.account, filter.tenant), filter, request);
     return {
       engine,
       name: `exact:${model}`,
@@ -115,38 +166,75 @@ export function createVectorIndex(
         fields: [doc.messageId, packExact(doc, vector)],
       }),
       removalFor,
-      search: (filter, vector, k) => exactSearch(redis, keys.exactVectors(model, filter.account, filter.tenant), filter, vector, k),
+      rank,
+      search: async (filter, vector, k) => (await rank(filter, { vector, depth: k })).semantic,
     };
   }
 
   const tag = (field: string) => [field, "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"];
+  // `text` holds our tokens (see text.ts), stemmed by the engine (English); `meta` the metadata tags.
+  const added: Record<string, string[]> = { text: ["text", "TEXT"], meta: tag("meta") };
   const schema = [
     ...tag("account"), ...tag("tenant"), ...tag("conversation"), ...tag("role"),
-    "importance", "NUMERIC", "created_at", "NUMERIC", "content", "TEXT",
+    "importance", "NUMERIC", "created_at", "NUMERIC", ...added.text, ...added.meta,
     "vec", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", String(embedder.dimensions),
     "DISTANCE_METRIC", "COSINE", "M", String(config.HNSW_M), "EF_CONSTRUCTION", String(config.HNSW_EF_CONSTRUCTION),
   ];
+  // BM25STD (RediSearch 2.8+, Redis 8) is textbook BM25, as the exact engine; 2.6's BM25 ignores document length.
+  let scorer = "BM25STD";
+
+  const filterClause = (filter: VectorFilter) => {
+    const clauses = [`@account:{${escapeTag(filter.account)}}`, `@tenant:{${escapeTag(filter.tenant)}}`];
+    if (filter.conversation !== undefined) clauses.push(`@conversation:{${escapeTag(filter.conversation)}}`);
+    if (filter.roles?.length) clauses.push(`@role:{${filter.roles.map(escapeTag).join("|")}}`);
+    if (filter.minImportance !== undefined) clauses.push(`@importance:[${filter.minImportance} +inf]`);
+    if (filter.createdAfter !== undefined || filter.createdBefore !== undefined) {
+      const from = filter.createdAfter ?? "-inf";
+      const to = filter.createdBefore !== undefined ? `(${filter.createdBefore}` : "+inf";
+      clauses.push(`@created_at:[${from} ${to}]`);
+    }
+    for (const tagValue of filter.metadata ?? []) clauses.push(`@meta:{${escapeTag(tagValue)}}`);
+    return `(${clauses.join(" ")})`;
+  };
+  const timeout = () => ["TIMEOUT", String(config.SEARCH_TIMEOUT_MS), "DIALECT", "2"];
 
   return {
     engine,
     name,
     async ensure() {
+      let info: unknown[] | undefined;
       try {
-        await redis.call("FT.INFO", name);
-        return;
+        info = (await redis.call("FT.INFO", name)) as unknown[];
       } catch (error) {
         if (!/unknown index|no such index/i.test((error as Error).message)) throw error;
       }
-      try {
-        await redis.call("FT.CREATE", name, "ON", "HASH", "PREFIX", "1", keys.vectorDocPrefix(model), "SCHEMA", ...schema);
-        log?.info({ index: name, dimensions: embedder.dimensions }, "created vector index");
-      } catch (error) {
-        if (!/already exists/i.test((error as Error).message)) throw error;
+      if (!info) {
+        try {
+          await redis.call("FT.CREATE", name, "ON", "HASH", "PREFIX", "1", keys.vectorDocPrefix(model), "SCHEMA", ...schema);
+          log?.info({ index: name, dimensions: embedder.dimensions }, "created vector index");
+        } catch (error) {
+          if (!/already exists/i.test((error as Error).message)) throw error;
+        }
+      } else {
+        // An index made before keyword search: add its fields (documents get them when re-indexed).
+        const described = JSON.stringify(info);
+        for (const [field, definition] of Object.entries(added)) {
+          if (described.includes(`"attribute","${field}"`)) continue;
+          await redis.call("FT.ALTER", name, "SCHEMA", "ADD", ...definition).catch((error: Error) => {
+            if (!/duplicate|already exists/i.test(error.message)) throw error;
+          });
+          log?.warn({ index: name, field }, "added a field to an existing index; run a reindex (mode all) for older messages");
+        }
       }
       // A timed-out query must fail, never return a partial result as if complete.
       await redis.call("FT.CONFIG", "SET", "ON_TIMEOUT", "FAIL").catch((error: Error) => {
         log?.warn({ err: error.message }, "could not set ON_TIMEOUT FAIL; relying on per-query TIMEOUT");
       });
+      try {
+        await redis.call("FT.SEARCH", name, "@account:{-}", "SCORER", scorer, "LIMIT", "0", "0", "DIALECT", "2");
+      } catch {
+        scorer = "BM25";
+      }
     },
     writeFor: (doc, vector) => ({
       key: keys.vectorDoc(model, doc.account, doc.tenant, doc.messageId),
@@ -154,76 +242,140 @@ export function createVectorIndex(
       fields: [
         "mid", doc.messageId, "account", doc.account, "tenant", doc.tenant, "conversation", doc.conversation,
         "role", doc.role, "importance", String(doc.importance), "created_at", String(doc.createdAt),
-        "content", doc.content, "vec", toBlob(vector),
+        "text", tokenize(doc.content).join(" "), "meta", metadataTags(doc.metadata).join(TAG_SEPARATOR), "vec", toBlob(vector),
       ],
     }),
     removalFor,
-    async search(filter, vector, k) {
-      const clauses = [`@account:{${escapeTag(filter.account)}}`, `@tenant:{${escapeTag(filter.tenant)}}`];
-      if (filter.conversation !== undefined) clauses.push(`@conversation:{${escapeTag(filter.conversation)}}`);
-      if (filter.role !== undefined) clauses.push(`@role:{${escapeTag(filter.role)}}`);
-      if (filter.minImportance !== undefined) clauses.push(`@importance:[${filter.minImportance} +inf]`);
-      const query = `(${clauses.join(" ")})=>[KNN $k @vec $blob EF_RUNTIME $ef AS dist]`;
-      const reply = (await redis.call(
-        "FT.SEARCH", name, query,
-        "PARAMS", "6", "k", String(k), "blob", toBlob(vector), "ef", String(Math.max(config.HNSW_EF_RUNTIME, k)),
-        "SORTBY", "dist", "ASC", "RETURN", "2", "mid", "dist", "LIMIT", "0", String(k),
-        "TIMEOUT", String(config.SEARCH_TIMEOUT_MS), "DIALECT", "2",
-      )) as unknown[];
-      const hits: VectorHit[] = [];
-      for (let i = 1; i + 1 < reply.length; i += 2) {
-        const fields = reply[i + 1] as string[];
-        const row: Record<string, string> = {};
-        for (let j = 0; j + 1 < fields.length; j += 2) row[String(fields[j])] = String(fields[j + 1]);
-        if (row.mid === undefined || row.dist === undefined) continue;
-        hits.push({ messageId: row.mid, score: 1 - Number(row.dist) });
+    async rank(filter, request) {
+      const pipeline = redis.pipeline();
+      const where = filterClause(filter);
+      const depth = String(request.depth);
+      if (request.vector) {
+        pipeline.call(
+          "FT.SEARCH", name, `${where}=>[KNN $k @vec $blob EF_RUNTIME $ef AS dist]`,
+          "PARAMS", "6", "k", depth, "blob", toBlob(request.vector), "ef", String(Math.max(config.HNSW_EF_RUNTIME, request.depth)),
+          "SORTBY", "dist", "ASC", "RETURN", "2", "mid", "dist", "LIMIT", "0", depth, ...timeout(),
+        );
       }
-      return hits;
+      const tokens = request.tokens ?? [];
+      if (tokens.length > 0) {
+        pipeline.call(
+          "FT.SEARCH", name, `${where} @text:(${tokens.map(escapeTag).join("|")})`,
+          "WITHSCORES", "SCORER", scorer, "RETURN", "1", "mid", "LIMIT", "0", depth, ...timeout(),
+        );
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [error] of replies) if (error) throw error;
+      const lists: RankedLists = { semantic: [], keyword: [] };
+      let at = 0;
+      if (request.vector) lists.semantic = parseHits(replies[at++][1] as unknown[], false, (row) => 1 - Number(row.dist));
+      if (tokens.length > 0) lists.keyword = parseHits(replies[at][1] as unknown[], true);
+      return lists;
+    },
+    async search(filter, vector, k) {
+      return (await this.rank(filter, { vector, depth: k })).semantic;
     },
   };
 }
 
+/** FT.SEARCH reply rows ([total, id, (score,) fields, ...]) as hits; `score` from the row, or the engine's score. */
+function parseHits(reply: unknown[], withScores: boolean, score?: (row: Record<string, string>) => number): VectorHit[] {
+  const hits: VectorHit[] = [];
+  const stride = withScores ? 3 : 2;
+  for (let i = 1; i + stride - 1 < reply.length; i += stride) {
+    const fields = reply[i + stride - 1] as string[];
+    const row: Record<string, string> = {};
+    for (let j = 0; j + 1 < fields.length; j += 2) row[String(fields[j])] = String(fields[j + 1]);
+    if (row.mid === undefined) continue;
+    const value = score ? score(row) : Number(reply[i + 1]);
+    if (Number.isNaN(value)) continue;
+    hits.push({ messageId: row.mid, score: value });
+  }
+  return hits;
+}
+
+/** Inserts into a list kept sorted best first and at most `depth` long. */
+function insertTop(top: VectorHit[], hit: VectorHit, depth: number): void {
+  if (top.length >= depth && hit.score <= top[top.length - 1].score) return;
+  let at = top.length;
+  while (at > 0 && top[at - 1].score < hit.score) at--;
+  top.splice(at, 0, hit);
+  if (top.length > depth) top.pop();
+}
+
+function passes(filter: VectorFilter, h: ExactHeader): boolean {
+  if (filter.conversation !== undefined && h.c !== filter.conversation) return false;
+  if (filter.roles?.length && !filter.roles.includes(h.r)) return false;
+  if (filter.minImportance !== undefined && h.i < filter.minImportance) return false;
+  if (filter.createdAfter !== undefined && (h.t === undefined || h.t < filter.createdAfter)) return false;
+  if (filter.createdBefore !== undefined && (h.t === undefined || h.t >= filter.createdBefore)) return false;
+  if (filter.metadata?.length && !filter.metadata.every((tagValue) => h.m?.includes(tagValue))) return false;
+  return true;
+}
+
 /**
- * Exact cosine search over one tenant's vectors, read with HSCAN in chunks so no single command
- * blocks Redis for long. Vectors are unit length, so the dot product is the cosine similarity.
+ * Exact search over one tenant's entries, read with HSCAN in chunks so no single command blocks
+ * Redis for long. One pass serves both lists: cosine similarity (vectors are unit length, so the
+ * dot product) and BM25, whose statistics (document count, average length, each query term's
+ * document frequency) are counted over the whole tenant in the same pass.
  */
-async function exactSearch(
-  redis: Redis,
-  key: string,
-  filter: VectorFilter,
-  query: Float32Array,
-  k: number,
-): Promise<VectorHit[]> {
-  const top: VectorHit[] = [];
-  const scratch = new Float32Array(query.length);
+async function exactRank(redis: Redis, key: string, filter: VectorFilter, request: RankRequest): Promise<RankedLists> {
+  const { vector, depth } = request;
+  const terms = [...new Set((request.tokens ?? []).map(termOf))];
+  const semantic: VectorHit[] = [];
+  const candidates: { messageId: string; tf: number[]; length: number }[] = [];
+  const df = new Array<number>(terms.length).fill(0);
+  let documents = 0;
+  let totalLength = 0;
+  const seen = new Set<string>();
+  const scratch = vector ? new Float32Array(vector.length) : undefined;
   let cursor = "0";
   do {
     const [next, entries] = await redis.hscanBuffer(key, cursor, "COUNT", EXACT_SCAN_CHUNK);
     cursor = next.toString();
     for (let i = 0; i + 1 < entries.length; i += 2) {
+      const messageId = entries[i].toString();
+      // HSCAN may return an entry twice (while the hash is rehashed): count and rank it once.
+      if (seen.has(messageId)) continue;
+      seen.add(messageId);
       const packed = entries[i + 1];
       const headerLength = packed.readUInt16LE(0);
-      const header = JSON.parse(packed.toString("utf8", 2, 2 + headerLength)) as { c: string; r: string; i: number };
-      if (filter.conversation !== undefined && header.c !== filter.conversation) continue;
-      if (filter.role !== undefined && header.r !== filter.role) continue;
-      if (filter.minImportance !== undefined && header.i < filter.minImportance) continue;
+      const header = JSON.parse(packed.toString("utf8", 2, 2 + headerLength)) as ExactHeader;
+      documents++;
+      totalLength += header.n ?? 0;
+      let matched = false;
+      const tf = terms.map((term, j) => {
+        const f = header.w?.[term] ?? 0;
+        if (f > 0) {
+          df[j]++;
+          matched = true;
+        }
+        return f;
+      });
+      if (!passes(filter, header)) continue;
+      if (matched) candidates.push({ messageId, tf, length: header.n ?? 0 });
+      if (!vector || !scratch) continue;
       const offset = 2 + headerLength;
       const dims = (packed.length - offset) / 4;
-      if (dims !== query.length) continue;
+      if (dims !== vector.length) continue;
       // copy into an aligned buffer: a Float32Array view needs a 4-byte aligned offset
       new Uint8Array(scratch.buffer, 0, dims * 4).set(packed.subarray(offset));
       let dot = 0;
-      for (let d = 0; d < dims; d++) dot += scratch[d] * query[d];
-      if (top.length < k || dot > top[top.length - 1].score) {
-        const hit = { messageId: entries[i].toString(), score: dot };
-        // HSCAN may return an entry twice (while the hash is rehashed): keep one.
-        if (top.some((t) => t.messageId === hit.messageId)) continue;
-        let at = top.length;
-        while (at > 0 && top[at - 1].score < dot) at--;
-        top.splice(at, 0, hit);
-        if (top.length > k) top.pop();
-      }
+      for (let d = 0; d < dims; d++) dot += scratch[d] * vector[d];
+      insertTop(semantic, { messageId, score: dot }, depth);
     }
   } while (cursor !== "0");
-  return top;
+
+  const keyword: VectorHit[] = [];
+  const averageLength = documents > 0 ? totalLength / documents : 0;
+  const idf = df.map((n) => Math.log(1 + (documents - n + 0.5) / (n + 0.5)));
+  for (const c of candidates) {
+    const norm = BM25_K1 * (1 - BM25_B + (averageLength > 0 ? (BM25_B * c.length) / averageLength : 0));
+    let score = 0;
+    c.tf.forEach((f, j) => {
+      if (f > 0) score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
+    });
+    insertTop(keyword, { messageId: c.messageId, score }, depth);
+  }
+  return { semantic, keyword };
 }

@@ -85,7 +85,7 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
     for (let q = 0; q < 30; q++) {
       const filter: VectorFilter = { account, tenant: tenants[q % 3] };
       if (q % 4 === 1) filter.conversation = `conv:${q % 4}-@ x`;
-      if (q % 5 === 2) filter.role = "assistant";
+      if (q % 5 === 2) filter.roles = ["assistant"];
       if (q % 3 === 0) filter.minImportance = 0.5;
       const vector = near(centers[q % 12]);
       const truth = await exact.search(filter, vector, 10);
@@ -98,7 +98,7 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
         const d = docs.find((x) => x.messageId === g.messageId) as VectorDoc;
         expect(d.tenant).toBe(filter.tenant);
         if (filter.conversation) expect(d.conversation).toBe(filter.conversation);
-        if (filter.role) expect(d.role).toBe(filter.role);
+        if (filter.roles) expect(filter.roles).toContain(d.role);
         if (filter.minImportance !== undefined) expect(d.importance).toBeGreaterThanOrEqual(filter.minImportance);
       }
       recallSum += truth.length ? common.length / truth.length : 1;

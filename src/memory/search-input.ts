@@ -1,0 +1,73 @@
+import { validationFailed } from "../errors";
+import type { FieldError } from "../http/error-response";
+import { given } from "../http/schemas";
+import { parseTimestamp } from "../messages/timestamps";
+import type { SearchBody, SearchQuery } from "./model";
+import type { SearchInput } from "./search";
+
+type Scalar = string | number | boolean;
+
+/** GET's `metadata` is JSON text: an object of scalars. */
+function parseMetadataFilter(text: string, problems: FieldError[]): Record<string, Scalar> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    problems.push({ field: "metadata", message: "Expected a JSON object such as {\"source\":\"web\"}" });
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push({ field: "metadata", message: "Expected a JSON object" });
+    return undefined;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const ok = typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+    if (!ok) problems.push({ field: `metadata.${key}`, message: "Expected a string, number or boolean" });
+  }
+  return value as Record<string, Scalar>;
+}
+
+/**
+ * The service's input from GET's query string or POST's body (the same fields; GET carries
+ * `role` as a comma list and `metadata` as JSON). Checks what the schema cannot, naming each field:
+ * timestamps, the metadata filter's values, and that the signal weights leave room for relevance.
+ */
+export function toSearchInput(source: SearchQuery | SearchBody): SearchInput {
+  const problems: FieldError[] = [];
+  const role = given(source.role);
+  const roles = role === undefined ? undefined : Array.isArray(role) ? role : role.split(",");
+  const metadata =
+    source.metadata === undefined ? undefined : typeof source.metadata === "string" ? parseMetadataFilter(source.metadata, problems) : source.metadata;
+  const time = (field: "created_after" | "created_before") => {
+    const text = source[field];
+    if (text === undefined) return undefined;
+    const ms = parseTimestamp(text);
+    if (ms === undefined) problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
+    return ms;
+  };
+  const createdAfter = time("created_after");
+  const createdBefore = time("created_before");
+  const recencyWeight = source.recency_weight ?? 0;
+  const importanceWeight = source.importance_weight ?? 0;
+  if (recencyWeight + importanceWeight > 1)
+    problems.push({ field: "recency_weight", message: "recency_weight + importance_weight must be at most 1" });
+  if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+  return {
+    tenant: source.tenant_id,
+    query: source.query,
+    topK: source.top_k,
+    mode: source.mode,
+    conversation: source.conversation_id,
+    roles: roles ? [...new Set(roles)] : undefined,
+    minImportance: source.min_importance,
+    createdAfter,
+    createdBefore,
+    metadata,
+    minScore: source.min_score,
+    recencyWeight,
+    recencyHalfLifeDays: source.recency_half_life_days,
+    importanceWeight,
+    explain: source.explain,
+    context: source.context,
+  };
+}
