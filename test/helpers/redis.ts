@@ -25,3 +25,18 @@ export async function startTestRedis(options: { appendonly?: boolean; extraArgs?
     },
   };
 }
+
+/** Whether a test redis-server (with TEST_REDIS_ARGS) has vector search: started, probed, stopped. */
+export async function hasVectorSearch(): Promise<boolean> {
+  const { createRedis, closeRedis, waitReady } = await import("../../src/store/redis");
+  const { detectVectorSupport } = await import("../../src/store/vector-index");
+  const server = await startTestRedis();
+  const probe = createRedis(server.url, "worker");
+  try {
+    await waitReady(probe);
+    return await detectVectorSupport(probe);
+  } finally {
+    await closeRedis(probe);
+    await server.stop();
+  }
+}
