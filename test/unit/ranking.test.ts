@@ -10,7 +10,7 @@ describe("reciprocal rank fusion", () => {
     const fused = fuse("hybrid", { semantic: hits("a", "b", "c"), keyword: hits("c", "a", "d") }, weights);
     const rrf = (...ranks: number[]) => ranks.reduce((s, r) => s + 1 / (60 + r), 0) / (2 / 61);
     expect(fused.map((c) => c.messageId)).toEqual(["a", "c", "b", "d"]);
-    [rrf(1, 2), rrf(3, 1), rrf(2), rrf(3)].forEach((expected, i) => expect(fused[i].relevance).toBeCloseTo(expected, 12));
+    for (const [i, expected] of [rrf(1, 2), rrf(3, 1), rrf(2), rrf(3)].entries()) expect(fused[i].relevance).toBeCloseTo(expected, 12);
     const both = fuse("hybrid", { semantic: hits("x"), keyword: hits("x") }, weights);
     expect(both[0].relevance).toBe(1);
   });
