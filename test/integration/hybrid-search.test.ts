@@ -170,7 +170,7 @@ for (const [engine, h] of engines) {
     });
 
     test("recency and importance weights re-rank by the documented formula", async () => {
-      const query = "order vase career counseling";
+      const query = "order vase painting sunrise park";
       const plain = await search({ query, mode: "keyword", explain: true, top_k: 10 });
       const weighted = await search({ query, mode: "keyword", explain: true, top_k: 10, importance_weight: 0.5, recency_weight: 0.2, recency_half_life_days: 10 });
       const now = Date.now();
