@@ -178,7 +178,7 @@ describe("metrics", () => {
 describe("unexpected failures", () => {
   test("an unexpected error is a bare 500 with a request id and no stack", async () => {
     const { createApp } = await import("../../src/app");
-    const broken = createApp({ ...h.deps, vectors: { ...h.deps.vectors, search: () => Promise.reject(new Error("secret internals at /src/x.ts:1")) } });
+    const broken = createApp({ ...h.deps, vectors: { ...h.deps.vectors, rank: () => Promise.reject(new Error("secret internals at /src/x.ts:1")) } });
     const { token } = await h.account();
     const res = await broken.handle(new Request("http://localhost/v1/memory/search?tenant_id=a&query=b", { headers: { authorization: `Bearer ${token}` } }));
     const body = (await res.json()) as Record<string, string>;
