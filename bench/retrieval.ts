@@ -15,6 +15,8 @@
  */
 import { stem } from "porter2";
 import type { Principal } from "../src/auth/model";
+import type { Deps } from "../src/deps";
+import { queryTokens } from "../src/store/text";
 import { startIndexingWorker } from "../src/memory/worker";
 import { createQueryCache, type SearchInput, searchMemory } from "../src/memory/search";
 import { createLocalEmbedder, type Embedder } from "../src/store/embeddings";
@@ -126,8 +128,22 @@ function printTable(title: string, systems: Map<string, Score[]>) {
   }
 }
 
+/** Both ranked lists of every question, 100 deep, for trying fusion settings offline. */
+async function dumpLists(file: string, deps: Deps, embedQuery: (q: string) => Promise<Float32Array>, account: string) {
+  const rows = [];
+  for (const q of questions) {
+    const lists = await deps.vectors.rank(
+      { account, tenant: `conv-${q.conversation}` },
+      { vector: await embedQuery(q.question), tokens: queryTokens(q.question), depth: 100 },
+    );
+    rows.push({ id: q.id, kind: q.kind, evidence: q.evidence, ...lists });
+  }
+  await Bun.write(file, JSON.stringify(rows));
+  console.log(`lists written to ${file}`);
+}
+
 async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, baselines: Map<string, Score[]>) {
-  const bench = await startBench({ VECTOR_ENGINE: engine, EMBED_BATCH_WAIT_MS: "20" }, embedder);
+  const bench = await startBench({ VECTOR_ENGINE: engine, EMBED_BATCH_WAIT_MS: "20", EMBED_CONTEXT_TURNS: process.env.EMBED_CONTEXT_TURNS ?? "0" }, embedder);
   const worker = startIndexingWorker(bench.deps);
   try {
     const token = await bench.account();
@@ -170,6 +186,7 @@ async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, b
       systems.set(name, scores);
       latency.set(name, times);
     };
+    if (process.env.BENCH_DUMP) await dumpLists(`${process.env.BENCH_DUMP}.${engine}.json`, bench.deps, embedQuery, principal.account);
     await run("keyword", { mode: "keyword" });
     await run("semantic", { mode: "semantic" });
     await run("hybrid", { mode: "hybrid" });
@@ -214,7 +231,9 @@ async function main() {
     );
   }
   const embedder = cachingEmbedder(createLocalEmbedder());
-  await runEngine("exact", embedder, baselines);
+  const only = process.env.BENCH_ENGINES;
+  if (!only || only.includes("exact")) await runEngine("exact", embedder, baselines);
+  if (only && !only.includes("query-engine")) return;
   if (await hasVectorSearch()) await runEngine("query-engine", embedder, baselines);
   else console.log("\n[query-engine] SKIPPED: the bench redis-server has no vector search (set TEST_REDIS_ARGS).");
   await embedder.close?.();

@@ -1,7 +1,7 @@
 /**
  * Search latency through the API (GET /v1/memory/search, in process via app.handle, the same
- * query repeated so its embedding is cached) next to the raw engine query (deps.vectors.search
- * with the same vector and k). Vectors are seeded directly, the way src/memory/indexing.ts writes
+ * query repeated so its embedding is cached) in each mode (semantic, keyword, hybrid) next to the
+ * raw engine query (deps.vectors.search with the same vector and k). Vectors are seeded directly, the way src/memory/indexing.ts writes
  * them. Engine: exact, or the Query Engine when TEST_REDIS_ARGS loads a search module:
  *
  *   bun run bench/search.ts
@@ -11,7 +11,7 @@ import { keys } from "../src/store/keys";
 import { normalize } from "../src/store/embeddings";
 import { fmt, percentile, rng, sentences, startBench } from "./lib";
 
-const VECTORS = Math.min(50_000, Number(process.env.BENCH_VECTORS ?? 5000));
+const VECTORS = Math.min(50_000, Number(process.env.BENCH_VECTORS ?? 10_000));
 const DISTINCT = 320;
 const ITERATIONS = Math.min(5000, Number(process.env.BENCH_ITERATIONS ?? 1000));
 const WARMUP = 100;
@@ -68,35 +68,38 @@ async function main() {
 
     const [vector] = await deps.embedder.embed([QUERY]);
     const filter = { account, tenant: TENANT };
-    const path = `/v1/memory/search?tenant_id=${TENANT}&top_k=${K}&query=${encodeURIComponent(QUERY)}`;
-    const api = async () => {
+    const api = (mode: string) => async () => {
+      const path = `/v1/memory/search?tenant_id=${TENANT}&top_k=${K}&mode=${mode}&query=${encodeURIComponent(QUERY)}`;
       const res = await b.json<{ results: { id: string }[] }>("GET", path, { token });
       if (res.status !== 200) throw new Error(`search answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body.results.map((x) => x.id);
     };
-    const raw = () => deps.vectors.search(filter, vector, K);
+    const runs: [string, () => Promise<unknown>][] = [
+      ["raw engine (deps.vectors.search)", () => deps.vectors.search(filter, vector, K)],
+      ["API mode=semantic", api("semantic")],
+      ["API mode=keyword", api("keyword")],
+      ["API mode=hybrid", api("hybrid")],
+    ];
+    for (let i = 0; i < WARMUP; i++) for (const [, f] of runs) await f();
+    const same = JSON.stringify(await api("semantic")()) === JSON.stringify((await deps.vectors.search(filter, vector, K)).map((h) => h.messageId));
 
-    for (let i = 0; i < WARMUP; i++) await Promise.all([api(), raw()].map((p) => p.then(() => undefined)));
-    const same = JSON.stringify(await api()) === JSON.stringify((await raw()).map((h) => h.messageId));
-
-    const apiMs: number[] = [];
-    const rawMs: number[] = [];
+    const times = runs.map(() => [] as number[]);
     const end = performance.now() + DEADLINE_MS;
     for (let i = 0; i < ITERATIONS && performance.now() < end; i++) {
-      // alternate which goes first, so neither always runs on a warmer cache
-      const pair = i % 2 === 0 ? [raw, api] : [api, raw];
-      for (const f of pair) {
+      // rotate which goes first, so none always runs on a warmer cache
+      for (let j = 0; j < runs.length; j++) {
+        const at = (i + j) % runs.length;
         const s = performance.now();
-        await f();
-        (f === api ? apiMs : rawMs).push(performance.now() - s);
+        await runs[at][1]();
+        times[at].push(performance.now() - s);
       }
     }
 
-    console.log(`API and raw engine return the same ids: ${same}`);
-    console.log(stats("raw engine (deps.vectors.search)", rawMs));
-    console.log(stats("API (GET /v1/memory/search)", apiMs));
-    const overhead = percentile(apiMs, 50) - percentile(rawMs, 50);
-    console.log(`API overhead at p50: ${fmt(overhead, 3)} ms (goal < 2 ms)`);
+    console.log(`API (semantic) and raw engine return the same ids: ${same}`);
+    runs.forEach(([name], i) => console.log(stats(name, times[i])));
+    const p50 = (i: number) => percentile(times[i], 50);
+    console.log(`API overhead at p50 (semantic vs raw): ${fmt(p50(1) - p50(0), 3)} ms (goal < 2 ms)`);
+    console.log(`hybrid vs semantic at p50: ${fmt(p50(3) - p50(1), 3)} ms (goal on the Query Engine: within 2 ms)`);
   } finally {
     await b.close();
   }

@@ -52,6 +52,7 @@ export const ConfigSchema = t.Object({
   EMBED_TIMEOUT_MS: Int(30_000, 100, 600_000, "Timeout of one embedding call"),
   EMBED_BATCH_SIZE: Int(64, 1, 2048, "Most messages per embedder call"),
   EMBED_BATCH_WAIT_MS: Int(50, 0, 60_000, "Longest wait to fill a batch"),
+  EMBED_CONTEXT_TURNS: Int(0, 0, 10, "Earlier turns of its conversation embedded with a message (0 = the message alone)"),
   EMBED_MAX_ATTEMPTS: Int(12, 1, 100, "Attempts before a message is marked failed"),
   EMBED_BACKOFF_MS: Int(1000, 1, 3_600_000, "First retry delay (doubles each attempt)"),
   EMBED_BACKOFF_MAX_MS: Int(60_000, 1, 86_400_000, "Cap of the retry delay"),

@@ -1,5 +1,6 @@
 import type { Deps } from "../deps";
 import type { Message } from "../messages/model";
+import { conversationNeighbours } from "../messages/neighbours";
 import { loadMessages } from "../messages/remove";
 import { envelope } from "../realtime/model";
 import { keys, outboxMember } from "../store/keys";
@@ -53,12 +54,24 @@ export interface IndexOutcome {
   skipped: number;
 }
 
+/**
+ * What is embedded for each message: its content, or with EMBED_CONTEXT_TURNS > 0 the contents of
+ * up to that many earlier messages of its conversation, then its own (a chat turn alone often
+ * says too little: "yes, on Tuesday"). Keyword search always indexes the message's own content.
+ */
+async function embeddingTexts(deps: Deps, account: string, messages: Message[]): Promise<string[]> {
+  const turns = deps.config.EMBED_CONTEXT_TURNS;
+  if (turns === 0) return messages.map((m) => m.content);
+  const neighbours = await conversationNeighbours(deps, account, messages, turns, 0);
+  return messages.map((m, i) => [...neighbours[i].before.map((b) => b.content), m.content].join("\n"));
+}
+
 /** Embeds (through the shared batcher) and indexes the messages of one job. */
 export async function indexMessages(deps: Deps, batcher: EmbedBatcher, job: IndexJobData): Promise<IndexOutcome> {
   const { account, force } = job;
   const messages = (await loadMessages(deps, account, job.ids)).filter((m) => force || m.status !== "indexed");
   if (messages.length === 0) return { indexed: 0, skipped: job.ids.length };
-  const vectors = await batcher.embed(messages.map((m) => m.content));
+  const vectors = await batcher.embed(await embeddingTexts(deps, account, messages));
   const indexedAt = new Date().toISOString();
   const results = await Promise.all(
     messages.map((m, i) => {

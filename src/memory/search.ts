@@ -2,9 +2,9 @@ import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
 import type { Message } from "../messages/model";
+import { conversationNeighbours } from "../messages/neighbours";
 import { loadMessages } from "../messages/remove";
 import type { Embedder } from "../store/embeddings";
-import { keys } from "../store/keys";
 import { collapseKey, metadataTags, queryTokens } from "../store/text";
 import type { VectorFilter } from "../store/vector-index";
 import type { ContextMessage, SearchExplain, SearchResult } from "./model";
@@ -155,21 +155,9 @@ function toResult(m: Message, score: number, explained?: SearchExplain): SearchR
 
 /** Adds up to `n` messages before and after each hit, in conversation order. */
 async function attachContext(deps: Deps, account: string, results: SearchResult[], n: number): Promise<void> {
-  const zkey = (r: SearchResult) => keys.conversationMessages(account, r.tenant_id, r.conversation_id);
-  const ranks = await Promise.all(results.map((r) => deps.redis.zrank(zkey(r), r.id)));
-  const windows = await Promise.all(
-    results.map((r, i) => {
-      const rank = ranks[i];
-      return rank === null ? Promise.resolve([]) : deps.redis.zrange(zkey(r), String(Math.max(0, Number(rank) - n)), String(Number(rank) + n));
-    }),
-  );
-  const ids = [...new Set(windows.flat())];
-  const byId = new Map((await loadMessages(deps, account, ids)).map((m) => [m.id, m]));
+  const neighbours = await conversationNeighbours(deps, account, results, n, n);
   const brief = (m: Message): ContextMessage => ({ id: m.id, role: m.role, content: m.content, created_at: m.created_at });
   results.forEach((r, i) => {
-    const window = windows[i];
-    const at = window.indexOf(r.id);
-    const pick = (list: string[]) => list.flatMap((id) => (byId.has(id) ? [brief(byId.get(id) as Message)] : []));
-    r.context = { before: at < 0 ? [] : pick(window.slice(0, at)), after: at < 0 ? [] : pick(window.slice(at + 1)) };
+    r.context = { before: neighbours[i].before.map(brief), after: neighbours[i].after.map(brief) };
   });
 }

@@ -64,7 +64,7 @@ export async function deleteMessage(deps: Deps, principal: Principal, id: string
 }
 
 /** Loads stored messages by id, in order, skipping ones that no longer exist. */
-export async function loadMessages(deps: Deps, account: string, ids: string[]): Promise<Message[]> {
+export async function loadMessages(deps: Pick<Deps, "redis">, account: string, ids: string[]): Promise<Message[]> {
   const rows = await Promise.all(ids.map((id) => deps.redis.hgetall(keys.message(account, id))));
   return rows.filter((r) => r.id).map(toMessage);
 }
