@@ -257,19 +257,43 @@ export function createVectorIndex(
           "SORTBY", "dist", "ASC", "RETURN", "2", "mid", "dist", "LIMIT", "0", depth, ...timeout(),
         );
       }
+      // Keyword: the engine finds the candidates (any query term; its own BM25 picks the deepest
+      // ones), and BM25 is computed here as in the exact engine, from the tenant's document count
+      // and each term's document frequency (count-only queries in the same round trip).
       const tokens = request.tokens ?? [];
+      const tenantOnly = filterClause({ account: filter.account, tenant: filter.tenant });
       if (tokens.length > 0) {
         pipeline.call(
           "FT.SEARCH", name, `${where} @text:(${tokens.map(escapeTag).join("|")})`,
-          "WITHSCORES", "SCORER", scorer, "RETURN", "1", "mid", "LIMIT", "0", depth, ...timeout(),
+          "SCORER", scorer, "RETURN", "2", "mid", "text", "LIMIT", "0", String(Math.min(1000, 4 * request.depth)), ...timeout(),
         );
+        pipeline.call("FT.SEARCH", name, tenantOnly, "LIMIT", "0", "0", ...timeout());
+        for (const token of tokens) pipeline.call("FT.SEARCH", name, `${tenantOnly} @text:(${escapeTag(token)})`, "LIMIT", "0", "0", ...timeout());
       }
       const replies = (await pipeline.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const lists: RankedLists = { semantic: [], keyword: [] };
       let at = 0;
-      if (request.vector) lists.semantic = parseHits(replies[at++][1] as unknown[], false, (row) => 1 - Number(row.dist));
-      if (tokens.length > 0) lists.keyword = parseHits(replies[at][1] as unknown[], true);
+      if (request.vector) lists.semantic = parseHits(replies[at++][1] as unknown[], (row) => 1 - Number(row.dist));
+      if (tokens.length > 0) {
+        const terms = tokens.map(termOf);
+        const candidates = parseRows(replies[at++][1] as unknown[]).map((row) => {
+          const words = (row.text ?? "").split(" ").filter(Boolean);
+          const tf = terms.map(() => 0);
+          for (const word of words) {
+            const term = termOf(word);
+            terms.forEach((t, j) => {
+              if (t === term) tf[j]++;
+            });
+          }
+          return { messageId: row.mid, tf, length: words.length };
+        });
+        const documents = Number((replies[at++][1] as unknown[])[0]);
+        const df = tokens.map(() => Number((replies[at++][1] as unknown[])[0]));
+        // The tenant's average length is not kept; the candidates' stands in for it.
+        const averageLength = candidates.reduce((sum, c) => sum + c.length, 0) / Math.max(1, candidates.length);
+        lists.keyword = bm25Top(candidates.filter((c) => c.tf.some((f) => f > 0)), df, documents, averageLength, request.depth);
+      }
       return lists;
     },
     async search(filter, vector, k) {
@@ -278,20 +302,41 @@ export function createVectorIndex(
   };
 }
 
-/** FT.SEARCH reply rows ([total, id, (score,) fields, ...]) as hits; `score` from the row, or the engine's score. */
-function parseHits(reply: unknown[], withScores: boolean, score?: (row: Record<string, string>) => number): VectorHit[] {
-  const hits: VectorHit[] = [];
-  const stride = withScores ? 3 : 2;
-  for (let i = 1; i + stride - 1 < reply.length; i += stride) {
-    const fields = reply[i + stride - 1] as string[];
+/** FT.SEARCH reply rows ([total, id, fields, id, fields, ...]) as field maps. */
+function parseRows(reply: unknown[]): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  for (let i = 1; i + 1 < reply.length; i += 2) {
+    const fields = reply[i + 1] as string[];
     const row: Record<string, string> = {};
     for (let j = 0; j + 1 < fields.length; j += 2) row[String(fields[j])] = String(fields[j + 1]);
-    if (row.mid === undefined) continue;
-    const value = score ? score(row) : Number(reply[i + 1]);
-    if (Number.isNaN(value)) continue;
-    hits.push({ messageId: row.mid, score: value });
+    if (row.mid !== undefined) rows.push(row);
   }
-  return hits;
+  return rows;
+}
+
+function parseHits(reply: unknown[], score: (row: Record<string, string>) => number): VectorHit[] {
+  return parseRows(reply)
+    .map((row) => ({ messageId: row.mid, score: score(row) }))
+    .filter((hit) => !Number.isNaN(hit.score));
+}
+
+/**
+ * BM25 (k1 1.2, b 0.75) of candidates given their query-term frequencies and lengths, the
+ * collection's document count, each term's document frequency and the average length; best
+ * `depth` first. idf = ln(1 + (N - df + 0.5) / (df + 0.5)).
+ */
+function bm25Top(candidates: { messageId: string; tf: number[]; length: number }[], df: number[], documents: number, averageLength: number, depth: number): VectorHit[] {
+  const top: VectorHit[] = [];
+  const idf = df.map((n) => Math.log(1 + (documents - n + 0.5) / (n + 0.5)));
+  for (const c of candidates) {
+    const norm = BM25_K1 * (1 - BM25_B + (averageLength > 0 ? (BM25_B * c.length) / averageLength : 0));
+    let score = 0;
+    c.tf.forEach((f, j) => {
+      if (f > 0) score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
+    });
+    insertTop(top, { messageId: c.messageId, score }, depth);
+  }
+  return top;
 }
 
 /** Inserts into a list kept sorted best first and at most `depth` long. */
@@ -366,16 +411,6 @@ async function exactRank(redis: Redis, key: string, filter: VectorFilter, reques
     }
   } while (cursor !== "0");
 
-  const keyword: VectorHit[] = [];
-  const averageLength = documents > 0 ? totalLength / documents : 0;
-  const idf = df.map((n) => Math.log(1 + (documents - n + 0.5) / (n + 0.5)));
-  for (const c of candidates) {
-    const norm = BM25_K1 * (1 - BM25_B + (averageLength > 0 ? (BM25_B * c.length) / averageLength : 0));
-    let score = 0;
-    c.tf.forEach((f, j) => {
-      if (f > 0) score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
-    });
-    insertTop(keyword, { messageId: c.messageId, score }, depth);
-  }
+  const keyword = bm25Top(candidates, df, documents, documents > 0 ? totalLength / documents : 0, depth);
   return { semantic, keyword };
 }

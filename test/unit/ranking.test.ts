@@ -53,6 +53,9 @@ describe("tokenizer", () => {
   test("query syntax characters separate words; stopwords go; words are lower-cased", () => {
     expect(tokenize('@tenant:{x} | "Dog"* -cat (~fish) %bird% {A} the OF')).toEqual(["tenant", "x", "dog", "cat", "fish", "bird"]);
     expect(queryTokens("dog Dog DOG cat")).toEqual(["dog", "cat"]);
+    // queries also lose question words, auxiliaries and pronouns; messages keep them
+    expect(queryTokens("When did you go to the support group, and what did she say?")).toEqual(["go", "support", "group", "say"]);
+    expect(tokenize("what did she say")).toEqual(["what", "did", "she", "say"]);
     expect(tokenize("日本語 テキスト, Ελληνικά! naïve café")).toEqual(["日本語", "テキスト", "ελληνικά", "naïve", "café"]);
   });
 
