@@ -191,7 +191,7 @@ async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, b
     await run("semantic", { mode: "semantic" });
     await run("hybrid", { mode: "hybrid" });
     if (variants) {
-      for (const [sw, kw] of [[1, 2], [1, 3], [2, 1]]) await run(`hybrid ${sw}:${kw}`, { mode: "hybrid", weights: { semantic: sw, keyword: kw } });
+      for (const [sw, kw] of [[1, 1], [1, 2], [1, 3], [1, 4], [1, 5], [2, 1]]) await run(`hybrid ${sw}:${kw}`, { mode: "hybrid", weights: { semantic: sw, keyword: kw } });
       for (const k of [10, 30]) await run(`hybrid k=${k}`, { mode: "hybrid", weights: { k } });
     }
     for (const [name, scores] of baselines) systems.set(name, scores);

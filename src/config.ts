@@ -65,7 +65,7 @@ export const ConfigSchema = t.Object({
   SEARCH_CANDIDATES: Int(50, 10, 1000, "How deep each ranked list (semantic, keyword) is read before fusion (at least 4 x top_k)"),
   SEARCH_RRF_K: Int(60, 1, 10_000, "k of Reciprocal Rank Fusion: 1 / (k + rank)"),
   SEARCH_SEMANTIC_WEIGHT: Type.Number({ default: 1, minimum: 0, maximum: 100, description: "Weight of the semantic list in hybrid fusion" }),
-  SEARCH_KEYWORD_WEIGHT: Type.Number({ default: 1, minimum: 0, maximum: 100, description: "Weight of the keyword (BM25) list in hybrid fusion" }),
+  SEARCH_KEYWORD_WEIGHT: Type.Number({ default: 6, minimum: 0, maximum: 100, description: "Weight of the keyword (BM25) list in hybrid fusion, times each hit's coverage squared" }),
   WORKER_CONCURRENCY: Int(0, 0, 10_000, "Jobs held at once per worker (0 = 2 x EMBED_BATCH_SIZE)"),
   JOB_LOCK_MS: Int(10_000, 1000, 600_000, "BullMQ lock; a killed worker's jobs return after ~lock + stalled interval"),
   STALLED_INTERVAL_MS: Int(5000, 500, 600_000, "BullMQ stalled-job check interval"),

@@ -83,7 +83,12 @@ export type SearchBody = typeof SearchBody.static;
 const RANK_DOC = "1-based rank in that list";
 const CONTRIBUTION_DOC = "What this list added to the score";
 const SemanticPart = t.Object({ rank: t.Integer({ description: RANK_DOC }), similarity: t.Number(), contribution: t.Number({ description: CONTRIBUTION_DOC }) });
-const KeywordPart = t.Object({ rank: t.Integer({ description: RANK_DOC }), bm25: t.Number(), contribution: t.Number({ description: CONTRIBUTION_DOC }) });
+const KeywordPart = t.Object({
+  rank: t.Integer({ description: RANK_DOC }),
+  bm25: t.Number(),
+  coverage: t.Number({ description: "Share of the query's IDF this message matches (0-1)" }),
+  contribution: t.Number({ description: CONTRIBUTION_DOC }),
+});
 const Signal = t.Object({ value: t.Number(), contribution: t.Number() });
 
 export const SearchExplain = t.Object(

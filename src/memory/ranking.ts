@@ -14,14 +14,17 @@ export interface Candidate {
   messageId: string;
   relevance: number;
   semantic?: { rank: number; similarity: number; share: number };
-  keyword?: { rank: number; bm25: number; share: number };
+  keyword?: { rank: number; bm25: number; coverage: number; share: number };
 }
 
 /**
  * Relevance of each candidate, best first.
- * - hybrid: weighted Reciprocal Rank Fusion, normalised so that first in both lists is 1:
- *   relevance = sum over lists l of w_l / (k + rank_l), divided by sum over lists of w_l / (k + 1);
- *   a list a message is absent from adds nothing.
+ * - hybrid: weighted Reciprocal Rank Fusion, normalised so that first in both lists (matching
+ *   every query term) is 1:
+ *   relevance = (w_s / (k + rank_s) + w_k * coverage^2 / (k + rank_k)) / ((w_s + w_k) / (k + 1));
+ *   a list a message is absent from adds nothing. `coverage` is the share of the query's IDF the
+ *   message matches: a keyword hit on one common word of a paraphrased question counts little,
+ *   one on every rare word of "when did Kate visit Art Basel?" counts fully.
  * - semantic: the cosine similarity.
  * - keyword: BM25 divided by the best BM25 of the query, so the top hit is 1.
  * `share` is the part of the relevance each list gave.
@@ -43,7 +46,7 @@ export function fuse(mode: SearchMode, lists: RankedLists, weights: FusionWeight
   } else if (mode === "keyword") {
     const best = lists.keyword[0]?.score || 1;
     lists.keyword.forEach((hit, i) => {
-      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, share: hit.score / best };
+      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, coverage: hit.coverage ?? 1, share: hit.score / best };
     });
   } else {
     // Only lists that were asked for count in the normalisation (a query of stopwords has no keyword list).
@@ -53,7 +56,8 @@ export function fuse(mode: SearchMode, lists: RankedLists, weights: FusionWeight
       at(hit.messageId).semantic = { rank: i + 1, similarity: hit.score, share: weights.semantic / (weights.k + i + 1) / norm };
     });
     lists.keyword.forEach((hit, i) => {
-      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, share: weights.keyword / (weights.k + i + 1) / norm };
+      const coverage = hit.coverage ?? 1;
+      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, coverage, share: (weights.keyword * coverage ** 2) / (weights.k + i + 1) / norm };
     });
   }
   const candidates = [...byId.values()];

@@ -40,6 +40,8 @@ export interface VectorHit {
   messageId: string;
   /** semantic: cosine similarity, higher is closer; keyword: BM25 */
   score: number;
+  /** keyword: the share of the query's IDF mass (sum of its terms' IDF) this message matches, 0-1 */
+  coverage?: number;
 }
 
 /** What to rank by: a query vector (semantic list), query tokens (keyword list), or both at once. */
@@ -323,18 +325,23 @@ function parseHits(reply: unknown[], score: (row: Record<string, string>) => num
 /**
  * BM25 (k1 1.2, b 0.75) of candidates given their query-term frequencies and lengths, the
  * collection's document count, each term's document frequency and the average length; best
- * `depth` first. idf = ln(1 + (N - df + 0.5) / (df + 0.5)).
+ * `depth` first. idf = ln(1 + (N - df + 0.5) / (df + 0.5)). Each hit also carries its coverage:
+ * the IDF of the query terms it matches over the IDF of all of them.
  */
 function bm25Top(candidates: { messageId: string; tf: number[]; length: number }[], df: number[], documents: number, averageLength: number, depth: number): VectorHit[] {
   const top: VectorHit[] = [];
   const idf = df.map((n) => Math.log(1 + (documents - n + 0.5) / (n + 0.5)));
+  const totalIdf = idf.reduce((sum, x) => sum + x, 0);
   for (const c of candidates) {
     const norm = BM25_K1 * (1 - BM25_B + (averageLength > 0 ? (BM25_B * c.length) / averageLength : 0));
     let score = 0;
+    let matched = 0;
     c.tf.forEach((f, j) => {
-      if (f > 0) score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
+      if (f === 0) return;
+      score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
+      matched += idf[j];
     });
-    insertTop(top, { messageId: c.messageId, score }, depth);
+    insertTop(top, { messageId: c.messageId, score, coverage: totalIdf > 0 ? matched / totalIdf : 1 }, depth);
   }
   return top;
 }

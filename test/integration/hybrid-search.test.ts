@@ -23,7 +23,7 @@ interface Hit {
   created_at: string;
   explain?: {
     semantic: { rank: number; similarity: number; contribution: number } | null;
-    keyword: { rank: number; bm25: number; contribution: number } | null;
+    keyword: { rank: number; bm25: number; coverage: number; contribution: number } | null;
     recency: { value: number; contribution: number };
     importance: { value: number; contribution: number };
   };
@@ -96,19 +96,23 @@ for (const [engine, h] of engines) {
       expect([...scores].sort((a, b) => b - a)).toEqual(scores);
       for (const r of hybrid.results) {
         const e = r.explain as NonNullable<Hit["explain"]>;
-        const rrf = (rank?: number) => (rank ? 1 / (60 + rank) : 0);
-        const lists = (e.semantic ? 1 : 0) + (e.keyword ? 1 : 0);
-        expect(lists).toBeGreaterThan(0);
-        // both lists exist for this query, so the normaliser is 2 / 61
-        expect(r.score).toBeCloseTo((rrf(e.semantic?.rank) + rrf(e.keyword?.rank)) / (2 / 61), 9);
+        const semantic = e.semantic ? 1 / (60 + e.semantic.rank) : 0;
+        const keyword = e.keyword ? (6 * e.keyword.coverage ** 2) / (60 + e.keyword.rank) : 0;
+        expect(semantic + keyword).toBeGreaterThan(0);
+        // both lists exist for this query, so the normaliser is (1 + 6) / 61 (default weights 1 and 6, k = 60)
+        expect(r.score).toBeCloseTo((semantic + keyword) / (7 / 61), 9);
         expect(r.score).toBeCloseTo((e.semantic?.contribution ?? 0) + (e.keyword?.contribution ?? 0) + e.recency.contribution + e.importance.contribution, 9);
       }
-      // First in both lists scores 1.
+      // First in both lists, matching every query term, scores 1.
       const top = hybrid.results[0];
       expect(top.id).toBe(ids[0]);
       expect(top.explain?.semantic?.rank).toBe(1);
       expect(top.explain?.keyword?.rank).toBe(1);
+      expect(top.explain?.keyword?.coverage).toBe(1);
       expect(top.score).toBeCloseTo(1, 9);
+      // A keyword hit on part of the query counts by its coverage: "meeting" alone is a third or less.
+      const partial = hybrid.results.find((r) => r.explain?.keyword && r.explain.keyword.coverage < 1);
+      if (partial?.explain?.keyword) expect(partial.explain.keyword.coverage).toBeGreaterThan(0);
       // Semantic mode still answers cosine similarity; keyword mode's best hit scores 1.
       const semantic = await search({ query, mode: "semantic", explain: true });
       expect(semantic.results[0].score).toBeCloseTo(semantic.results[0].explain?.semantic?.similarity as number, 9);

@@ -26,6 +26,15 @@ describe("reciprocal rank fusion", () => {
     expect(fuse("hybrid", deep, { ...weights, k: 60 })[0].messageId).toBe("x");
   });
 
+  test("a keyword hit counts by its coverage squared", () => {
+    const fused = fuse("hybrid", { semantic: hits("a", "b"), keyword: [{ messageId: "b", score: 5, coverage: 0.5 }] }, { k: 60, semantic: 1, keyword: 4 });
+    const norm = 5 / 61;
+    expect(fused.find((c) => c.messageId === "b")?.relevance).toBeCloseTo((1 / 62 + (4 * 0.25) / 61) / norm, 12);
+    expect(fused.map((c) => c.messageId)).toEqual(["b", "a"]);
+    const weak = fuse("hybrid", { semantic: hits("a", "b"), keyword: [{ messageId: "b", score: 5, coverage: 0.05 }] }, { k: 60, semantic: 1, keyword: 4 });
+    expect(weak.map((c) => c.messageId)).toEqual(["a", "b"]);
+  });
+
   test("a missing keyword list (a query of stopwords) leaves the semantic order, top scoring 1", () => {
     const fused = fuse("hybrid", { semantic: hits("a", "b"), keyword: [] }, weights);
     expect(fused.map((c) => c.messageId)).toEqual(["a", "b"]);
