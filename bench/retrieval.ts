@@ -191,8 +191,10 @@ async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, b
     await run("semantic", { mode: "semantic" });
     await run("hybrid", { mode: "hybrid" });
     if (variants) {
-      for (const [sw, kw] of [[1, 1], [1, 2], [1, 3], [1, 4], [1, 5], [2, 1]]) await run(`hybrid ${sw}:${kw}`, { mode: "hybrid", weights: { semantic: sw, keyword: kw } });
-      for (const k of [10, 30]) await run(`hybrid k=${k}`, { mode: "hybrid", weights: { k } });
+      await run("hybrid plain RRF 1:1", { mode: "hybrid", weights: { semantic: 1, keyword: 1, coveragePower: 0 } });
+      await run("hybrid plain RRF 1:6", { mode: "hybrid", weights: { semantic: 1, keyword: 6, coveragePower: 0 } });
+      for (const kw of [2, 4, 8]) await run(`hybrid 1:${kw} coverage^2`, { mode: "hybrid", weights: { semantic: 1, keyword: kw } });
+      for (const k of [20, 100]) await run(`hybrid k=${k}`, { mode: "hybrid", weights: { k } });
     }
     for (const [name, scores] of baselines) systems.set(name, scores);
     printTable(`[${engine}] ${evalSet.name}: ${questions.length} questions`, systems);

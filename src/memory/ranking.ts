@@ -7,6 +7,8 @@ export interface FusionWeights {
   k: number;
   semantic: number;
   keyword: number;
+  /** exponent of a keyword hit's coverage (2; benchmarks set 0 for plain RRF) */
+  coveragePower?: number;
 }
 
 /** One candidate after fusion: where it stood in each list and its relevance in [0, 1] (cosine for semantic). */
@@ -57,7 +59,7 @@ export function fuse(mode: SearchMode, lists: RankedLists, weights: FusionWeight
     });
     lists.keyword.forEach((hit, i) => {
       const coverage = hit.coverage ?? 1;
-      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, coverage, share: (weights.keyword * coverage ** 2) / (weights.k + i + 1) / norm };
+      at(hit.messageId).keyword = { rank: i + 1, bm25: hit.score, coverage, share: (weights.keyword * coverage ** (weights.coveragePower ?? 2)) / (weights.k + i + 1) / norm };
     });
   }
   const candidates = [...byId.values()];

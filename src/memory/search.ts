@@ -89,6 +89,7 @@ export async function searchMemory(
     k: input.weights?.k ?? config.SEARCH_RRF_K,
     semantic: input.weights?.semantic ?? config.SEARCH_SEMANTIC_WEIGHT,
     keyword: input.weights?.keyword ?? config.SEARCH_KEYWORD_WEIGHT,
+    coveragePower: input.weights?.coveragePower,
   };
   const candidates = fuse(mode, lists, weights);
   const signals: Signals = {
