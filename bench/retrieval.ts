@@ -51,7 +51,7 @@ function cachingEmbedder(inner: Embedder): Embedder {
     ...inner,
     async embed(texts) {
       const missing = [...new Set(texts.filter((t) => !memo.has(t)))];
-      if (missing.length > 0) (await inner.embed(missing)).forEach((v, i) => memo.set(missing[i], v));
+      if (missing.length > 0) for (const [i, v] of (await inner.embed(missing)).entries()) memo.set(missing[i], v);
       return texts.map((t) => memo.get(t) as Float32Array);
     },
   };

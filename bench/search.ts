@@ -96,7 +96,7 @@ async function main() {
     }
 
     console.log(`API (semantic) and raw engine return the same ids: ${same}`);
-    runs.forEach(([name], i) => console.log(stats(name, times[i])));
+    for (const [i, [name]] of runs.entries()) console.log(stats(name, times[i]));
     const p50 = (i: number) => percentile(times[i], 50);
     console.log(`API overhead at p50 (semantic vs raw): ${fmt(p50(1) - p50(0), 3)} ms (goal < 2 ms)`);
     console.log(`hybrid vs semantic at p50: ${fmt(p50(3) - p50(1), 3)} ms (goal on the Query Engine: within 2 ms)`);
