@@ -3,7 +3,7 @@ import { ConversationId, Metadata, QueryNumber, TenantId } from "../http/schemas
 import { Role } from "../messages/model";
 
 const ROLE_NAMES = "(user|assistant|system|tool)";
-const Mode = t.Union([t.Literal("hybrid"), t.Literal("semantic"), t.Literal("keyword")], {
+const Mode = t.UnionEnum(["hybrid", "semantic", "keyword"], {
   default: "hybrid",
   description: "`hybrid`: keyword (BM25) and semantic lists fused (RRF); `semantic`: cosine similarity; `keyword`: BM25",
 });
@@ -41,11 +41,11 @@ export const SearchQuery = t.Object({
     }),
   ),
   min_score: QueryNumber("min_score", -1, 1, { description: SCORE_DOC }),
-  recency_half_life_days: QueryNumber("recency_half_life_days", 0.001, 36_500, { description: HALF_LIFE_DOC }),
-  recency_weight: QueryNumber("recency_weight", 0, 1, { description: RECENCY_DOC }),
-  importance_weight: QueryNumber("importance_weight", 0, 1, { description: IMPORTANCE_DOC }),
-  explain: t.Optional(t.BooleanString({ description: "Add each result's score components (`explain`)" })),
-  context: QueryNumber("context", 0, 10, { integer: true, description: CONTEXT_DOC }),
+  recency_half_life_days: QueryNumber("recency_half_life_days", 0.001, 36_500, { default: 30, description: HALF_LIFE_DOC }),
+  recency_weight: QueryNumber("recency_weight", 0, 1, { default: 0, description: RECENCY_DOC }),
+  importance_weight: QueryNumber("importance_weight", 0, 1, { default: 0, description: IMPORTANCE_DOC }),
+  explain: t.Optional(t.BooleanString({ default: false, description: "Add each result's score components (`explain`)" })),
+  context: QueryNumber("context", 0, 10, { integer: true, default: 0, description: CONTEXT_DOC }),
 });
 export type SearchQuery = typeof SearchQuery.static;
 
@@ -55,10 +55,10 @@ export const SearchBody = t.Object(
   {
     tenant_id: TenantId,
     query: t.String({ minLength: 1, maxLength: 32_000, examples: ["when did Caroline go to the support group?"] }),
-    top_k: t.Optional(t.Integer({ minimum: 0, maximum: 100, description: TOPK_DOC })),
+    top_k: t.Optional(t.Integer({ minimum: 0, maximum: 100, default: 5, description: TOPK_DOC })),
     mode: t.Optional(Mode),
     conversation_id: t.Optional(ConversationId),
-    min_importance: t.Optional(t.Number({ minimum: 0, maximum: 1 })),
+    min_importance: t.Optional(t.Number({ minimum: 0, maximum: 1, description: "Only messages at least this important" })),
     role: t.Optional(t.Union([Role, t.Array(Role, { minItems: 1, maxItems: 4 })], { description: "One role or a list (any of them)" })),
     created_after: t.Optional(Timestamp("only messages created at or after it")),
     created_before: t.Optional(Timestamp("only messages created before it")),
@@ -70,11 +70,11 @@ export const SearchBody = t.Object(
       }),
     ),
     min_score: t.Optional(t.Number({ minimum: -1, maximum: 1, description: SCORE_DOC })),
-    recency_half_life_days: t.Optional(t.Number({ minimum: 0.001, maximum: 36_500, description: HALF_LIFE_DOC })),
-    recency_weight: t.Optional(t.Number({ minimum: 0, maximum: 1, description: RECENCY_DOC })),
-    importance_weight: t.Optional(t.Number({ minimum: 0, maximum: 1, description: IMPORTANCE_DOC })),
-    explain: t.Optional(t.Boolean({ description: "Add each result's score components (`explain`)" })),
-    context: t.Optional(t.Integer({ minimum: 0, maximum: 10, description: CONTEXT_DOC })),
+    recency_half_life_days: t.Optional(t.Number({ minimum: 0.001, maximum: 36_500, default: 30, description: HALF_LIFE_DOC })),
+    recency_weight: t.Optional(t.Number({ minimum: 0, maximum: 1, default: 0, description: RECENCY_DOC })),
+    importance_weight: t.Optional(t.Number({ minimum: 0, maximum: 1, default: 0, description: IMPORTANCE_DOC })),
+    explain: t.Optional(t.Boolean({ default: false, description: "Add each result's score components (`explain`)" })),
+    context: t.Optional(t.Integer({ minimum: 0, maximum: 10, default: 0, description: CONTEXT_DOC })),
   },
   { examples: [{ tenant_id: "my-app", query: "what pet do they have", top_k: 5, role: ["user"], explain: true }] },
 );

@@ -274,3 +274,27 @@ describe("created_at on ingest", () => {
     expect(moved.status).toBe(409);
   });
 });
+
+describe("OpenAPI", () => {
+  const harness = engines[0][1] as Harness;
+
+  test("describes every search parameter with its range and default, for GET and POST", async () => {
+    const { body: doc } = await harness.json("GET", "/docs/json");
+    const get = doc.paths["/v1/memory/search"].get;
+    const params = Object.fromEntries(get.parameters.map((p: { name: string; schema: Record<string, unknown> }) => [p.name, p.schema]));
+    for (const name of ["mode", "role", "created_after", "created_before", "metadata", "min_score", "recency_half_life_days", "recency_weight", "importance_weight", "explain", "context"])
+      expect(params[name]).toBeDefined();
+    expect(JSON.stringify(params.mode)).toContain("hybrid");
+    expect(params.mode.default).toBe("hybrid");
+    expect(params.context).toMatchObject({ minimum: 0, maximum: 10, default: 0 });
+    expect(params.recency_weight).toMatchObject({ minimum: 0, maximum: 1, default: 0 });
+    expect(params.recency_half_life_days).toMatchObject({ default: 30 });
+    expect(params.min_score).toMatchObject({ minimum: -1, maximum: 1 });
+    const post = doc.paths["/v1/memory/search"].post;
+    const schema = post.requestBody.content["application/json"].schema;
+    const props = schema.properties ?? doc.components?.schemas?.[schema.$ref?.split("/").pop()]?.properties;
+    expect(props.context).toMatchObject({ minimum: 0, maximum: 10, default: 0 });
+    expect(props.top_k).toMatchObject({ minimum: 0, maximum: 100, default: 5 });
+    expect(Object.keys(props)).toEqual(expect.arrayContaining(["metadata", "role", "explain", "importance_weight"]));
+  });
+});
