@@ -47,9 +47,23 @@ export function tokenize(text: string): string[] {
   return out;
 }
 
-/** The term a token is matched by: Porter2 (Snowball English) stem for plain ASCII words, else the token. */
+const STEM_CACHE_SIZE = 50_000;
+const stems = new Map<string, string>();
+
+/**
+ * The term a token is matched by: Porter2 (Snowball English) stem for plain ASCII words, else the
+ * token. Remembered (a chat's vocabulary is small, and the Query Engine path stems every word of
+ * each keyword candidate).
+ */
 export function termOf(token: string): string {
-  return ASCII_WORD.test(token) ? stem(token) : token;
+  if (!ASCII_WORD.test(token)) return token;
+  let term = stems.get(token);
+  if (term === undefined) {
+    term = stem(token);
+    if (stems.size >= STEM_CACHE_SIZE) stems.clear();
+    stems.set(token, term);
+  }
+  return term;
 }
 
 /** Term frequencies and length (tokens after stopwords) of a document, for exact BM25. */

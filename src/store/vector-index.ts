@@ -70,6 +70,7 @@ export interface VectorWrite {
 /** Tag separator: a control character, which ids may never contain, so no id is split into two tags. */
 const TAG_SEPARATOR = "\x1f";
 const EXACT_SCAN_CHUNK = 1000;
+const DOCUMENT_COUNT_TTL_MS = 10_000;
 /** BM25 constants of the exact engine, as the Query Engine's BM25STD (Robertson/Sparck Jones). */
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
@@ -182,8 +183,10 @@ export function createVectorIndex(
     "vec", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", String(embedder.dimensions),
     "DISTANCE_METRIC", "COSINE", "M", String(config.HNSW_M), "EF_CONSTRUCTION", String(config.HNSW_EF_CONSTRUCTION),
   ];
-  // BM25STD (RediSearch 2.8+, Redis 8) is textbook BM25, as the exact engine; 2.6's BM25 ignores document length.
+  // BM25STD (newer RediSearch, Redis 8) is textbook BM25, as the exact engine; 2.6's BM25 ignores document length.
   let scorer = "BM25STD";
+  // A tenant's document count (BM25's N) costs a scan of its tag: each API instance reuses it for a few seconds.
+  const documentCounts = new Map<string, { count: number; at: number }>();
 
   const filterClause = (filter: VectorFilter) => {
     const clauses = [`@account:{${escapeTag(filter.account)}}`, `@tenant:{${escapeTag(filter.tenant)}}`];
@@ -264,12 +267,15 @@ export function createVectorIndex(
       // and each term's document frequency (count-only queries in the same round trip).
       const tokens = request.tokens ?? [];
       const tenantOnly = filterClause({ account: filter.account, tenant: filter.tenant });
+      const tenantKey = `${filter.account}\n${filter.tenant}`;
+      const counted = documentCounts.get(tenantKey);
+      const knownCount = counted && counted.at >= Date.now() - DOCUMENT_COUNT_TTL_MS ? counted.count : undefined;
       if (tokens.length > 0) {
         pipeline.call(
           "FT.SEARCH", name, `${where} @text:(${tokens.map(escapeTag).join("|")})`,
-          "SCORER", scorer, "RETURN", "2", "mid", "text", "LIMIT", "0", String(Math.min(1000, 4 * request.depth)), ...timeout(),
+          "SCORER", scorer, "RETURN", "2", "mid", "text", "LIMIT", "0", String(Math.min(1000, 2 * request.depth)), ...timeout(),
         );
-        pipeline.call("FT.SEARCH", name, tenantOnly, "LIMIT", "0", "0", ...timeout());
+        if (!knownCount) pipeline.call("FT.SEARCH", name, tenantOnly, "LIMIT", "0", "0", ...timeout());
         for (const token of tokens) pipeline.call("FT.SEARCH", name, `${tenantOnly} @text:(${escapeTag(token)})`, "LIMIT", "0", "0", ...timeout());
       }
       const replies = (await pipeline.exec()) ?? [];
@@ -290,8 +296,14 @@ export function createVectorIndex(
           }
           return { messageId: row.mid, tf, length: words.length };
         });
-        const documents = Number((replies[at++][1] as unknown[])[0]);
+        let documents = knownCount;
+        if (documents === undefined) {
+          documents = Number((replies[at++][1] as unknown[])[0]);
+          if (documentCounts.size >= 10_000) documentCounts.clear();
+          documentCounts.set(tenantKey, { count: documents, at: Date.now() });
+        }
         const df = tokens.map(() => Number((replies[at++][1] as unknown[])[0]));
+        documents = Math.max(documents, ...df); // a remembered count may be a few seconds old
         // The tenant's average length is not kept; the candidates' stands in for it.
         const averageLength = candidates.reduce((sum, c) => sum + c.length, 0) / Math.max(1, candidates.length);
         lists.keyword = bm25Top(candidates.filter((c) => c.tf.some((f) => f > 0)), df, documents, averageLength, request.depth);
