@@ -10,8 +10,11 @@
  *
  * eval.json (default bench/data/eval.json, see bench/data/README.md): { name, conversations:
  * [{ id, turns: [{ id, speaker, text, created_at }] }], questions: [{ id, conversation, question,
- * kind, evidence: [turn ids] }] }. BENCH_VARIANTS=1 adds fusion variants (weights, k, depth)
- * and what stemming and stopwords add to the baseline; BENCH_QUESTIONS caps the questions.
+ * kind, evidence: [turn ids] }] }. BENCH_VARIANTS=1 adds fusion variants (weights, k, plain RRF)
+ * and what stemming and stopwords add to the baseline; BENCH_QUESTIONS caps the questions;
+ * BENCH_ENGINES=exact or query-engine runs one; BENCH_EMBED_CACHE=file reuses vectors across runs;
+ * BENCH_DUMP=prefix writes both ranked lists of each question (for trying fusion offline);
+ * EMBED_CONTEXT_TURNS is passed to the workers.
  */
 import { stem } from "porter2";
 import type { Principal } from "../src/auth/model";
@@ -44,15 +47,35 @@ const evalSet = (await Bun.file(path).json()) as EvalSet;
 const questions = evalSet.questions.slice(0, Number(process.env.BENCH_QUESTIONS ?? Infinity));
 const variants = process.env.BENCH_VARIANTS === "1";
 
-/** The model, with vectors remembered by text: the second engine and every variant reuse them. */
-function cachingEmbedder(inner: Embedder): Embedder {
+/**
+ * The model, with vectors remembered by text: the second engine and every variant reuse them.
+ * BENCH_EMBED_CACHE=file keeps them across runs (JSON lines of [text, base64 FLOAT32]); it holds
+ * the evaluation set's text, so keep it out of the repository.
+ */
+async function cachingEmbedder(inner: Embedder): Promise<Embedder & { save(): Promise<void> }> {
   const memo = new Map<string, Float32Array>();
+  const file = process.env.BENCH_EMBED_CACHE;
+  if (file && (await Bun.file(file).exists())) {
+    for (const line of (await Bun.file(file).text()).split("\n")) {
+      if (!line) continue;
+      const [text, b64] = JSON.parse(line) as [string, string];
+      const bytes = Buffer.from(b64, "base64");
+      memo.set(text, new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice());
+    }
+    console.log(`embedding cache: ${memo.size} vectors from ${file}`);
+  }
+  const loaded = memo.size;
   return {
     ...inner,
     async embed(texts) {
       const missing = [...new Set(texts.filter((t) => !memo.has(t)))];
       if (missing.length > 0) for (const [i, v] of (await inner.embed(missing)).entries()) memo.set(missing[i], v);
       return texts.map((t) => memo.get(t) as Float32Array);
+    },
+    async save() {
+      if (!file || memo.size === loaded) return;
+      const lines = [...memo].map(([text, v]) => JSON.stringify([text, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64")]));
+      await Bun.write(file, `${lines.join("\n")}\n`);
     },
   };
 }
@@ -232,12 +255,15 @@ async function main() {
       }),
     );
   }
-  const embedder = cachingEmbedder(createLocalEmbedder());
+  const embedder = await cachingEmbedder(createLocalEmbedder());
   const only = process.env.BENCH_ENGINES;
   if (!only || only.includes("exact")) await runEngine("exact", embedder, baselines);
-  if (only && !only.includes("query-engine")) return;
-  if (await hasVectorSearch()) await runEngine("query-engine", embedder, baselines);
-  else console.log("\n[query-engine] SKIPPED: the bench redis-server has no vector search (set TEST_REDIS_ARGS).");
+  await embedder.save();
+  if (!only || only.includes("query-engine")) {
+    if (await hasVectorSearch()) await runEngine("query-engine", embedder, baselines);
+    else console.log("\n[query-engine] SKIPPED: the bench redis-server has no vector search (set TEST_REDIS_ARGS).");
+  }
+  await embedder.save();
   await embedder.close?.();
 }
 
