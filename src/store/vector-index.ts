@@ -262,22 +262,21 @@ export function createVectorIndex(
           "SORTBY", "dist", "ASC", "RETURN", "2", "mid", "dist", "LIMIT", "0", depth, ...timeout(),
         );
       }
-      // Keyword: the engine finds the candidates (any query term; its own BM25 picks the deepest
-      // ones), and BM25 is computed here as in the exact engine, from the tenant's document count
-      // and each term's document frequency (count-only queries in the same round trip).
+      // Keyword: one query per query word finds the messages containing it (all of them for a
+      // rare word, the first `depth` for a common one) and, in its total, the word's document
+      // frequency; BM25 is computed here as in the exact engine. Pipelined with the KNN query.
       const tokens = request.tokens ?? [];
       const tenantOnly = filterClause({ account: filter.account, tenant: filter.tenant });
+      const filtered = where !== tenantOnly;
       const tenantKey = `${filter.account}\n${filter.tenant}`;
       const counted = documentCounts.get(tenantKey);
       const knownCount = counted && counted.at >= Date.now() - DOCUMENT_COUNT_TTL_MS ? counted.count : undefined;
-      if (tokens.length > 0) {
-        pipeline.call(
-          "FT.SEARCH", name, `${where} @text:(${tokens.map(escapeTag).join("|")})`,
-          "SCORER", scorer, "RETURN", "2", "mid", "text", "LIMIT", "0", String(Math.min(1000, 2 * request.depth)), ...timeout(),
-        );
-        if (!knownCount) pipeline.call("FT.SEARCH", name, tenantOnly, "LIMIT", "0", "0", ...timeout());
-        for (const token of tokens) pipeline.call("FT.SEARCH", name, `${tenantOnly} @text:(${escapeTag(token)})`, "LIMIT", "0", "0", ...timeout());
+      for (const token of tokens) {
+        pipeline.call("FT.SEARCH", name, `${where} @text:(${escapeTag(token)})`, "SCORER", scorer, "RETURN", "2", "mid", "text", "LIMIT", "0", depth, ...timeout());
+        // document frequencies are the tenant's, as in the exact engine, whatever the filters
+        if (filtered) pipeline.call("FT.SEARCH", name, `${tenantOnly} @text:(${escapeTag(token)})`, "LIMIT", "0", "0", ...timeout());
       }
+      if (tokens.length > 0 && knownCount === undefined) pipeline.call("FT.SEARCH", name, tenantOnly, "LIMIT", "0", "0", ...timeout());
       const replies = (await pipeline.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const lists: RankedLists = { semantic: [], keyword: [] };
@@ -285,16 +284,11 @@ export function createVectorIndex(
       if (request.vector) lists.semantic = parseHits(replies[at++][1] as unknown[], (row) => 1 - Number(row.dist));
       if (tokens.length > 0) {
         const terms = tokens.map(termOf);
-        const candidates = parseRows(replies[at++][1] as unknown[]).map((row) => {
-          const words = (row.text ?? "").split(" ").filter(Boolean);
-          const tf = terms.map(() => 0);
-          for (const word of words) {
-            const term = termOf(word);
-            terms.forEach((t, j) => {
-              if (t === term) tf[j]++;
-            });
-          }
-          return { messageId: row.mid, tf, length: words.length };
+        const texts = new Map<string, string>();
+        const df = tokens.map(() => {
+          const reply = replies[at++][1] as unknown[];
+          for (const row of parseRows(reply)) texts.set(row.mid, row.text ?? "");
+          return Number((filtered ? (replies[at++][1] as unknown[]) : reply)[0]);
         });
         let documents = knownCount;
         if (documents === undefined) {
@@ -302,8 +296,16 @@ export function createVectorIndex(
           if (documentCounts.size >= 10_000) documentCounts.clear();
           documentCounts.set(tenantKey, { count: documents, at: Date.now() });
         }
-        const df = tokens.map(() => Number((replies[at++][1] as unknown[])[0]));
         documents = Math.max(documents, ...df); // a remembered count may be a few seconds old
+        const candidates = [...texts].map(([messageId, text]) => {
+          const words = text.split(" ").filter(Boolean);
+          const tf = terms.map(() => 0);
+          for (const word of words) {
+            const term = termOf(word);
+            for (let j = 0; j < terms.length; j++) if (terms[j] === term) tf[j]++;
+          }
+          return { messageId, tf, length: words.length };
+        });
         // The tenant's average length is not kept; the candidates' stands in for it.
         const averageLength = candidates.reduce((sum, c) => sum + c.length, 0) / Math.max(1, candidates.length);
         lists.keyword = bm25Top(candidates.filter((c) => c.tf.some((f) => f > 0)), df, documents, averageLength, request.depth);
