@@ -34,6 +34,7 @@ function parseMetadataFilter(text: string, problems: FieldError[]): Record<strin
  */
 export function toSearchInput(source: SearchQuery | SearchBody): SearchInput {
   const problems: FieldError[] = [];
+  if (source.query.trim() === "") problems.push({ field: "query", message: "Must contain something other than spaces" });
   const role = given(source.role);
   const roles = role === undefined ? undefined : Array.isArray(role) ? role : role.split(",");
   const metadata =

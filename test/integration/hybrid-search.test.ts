@@ -209,6 +209,7 @@ for (const [engine, h] of engines) {
       expect(post.body).toEqual(get);
       for (const [params, field] of [
         [{ mode: "fuzzy" }, "mode"],
+        [{ query: "  \t " }, "query"],
         [{ created_after: "yesterday" }, "created_after"],
         [{ created_before: "2026-02-30" }, "created_before"],
         [{ role: "user,robot" }, "role"],
