@@ -5,7 +5,7 @@ import { createLogger } from "../../src/log";
 import type { Embedder } from "../../src/store/embeddings";
 import { normalize } from "../../src/store/embeddings";
 import { closeRedis, createRedis, waitReady } from "../../src/store/redis";
-import { createVectorIndex, detectVectorSupport, type VectorDoc, type VectorFilter } from "../../src/store/vector-index";
+import { createVectorIndex, detectVectorSupport, type VectorDoc, type VectorFilter, type VectorHit } from "../../src/store/vector-index";
 import { testConfig } from "../helpers/app";
 import { startTestRedis } from "../helpers/redis";
 
@@ -107,6 +107,43 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
     expect(recallSum / queries).toBeGreaterThanOrEqual(0.95);
     expect(await deps.vectors.search({ account, tenant: "team-*" }, near(centers[0]), 10)).toEqual([]);
     expect(await deps.vectors.search({ account: "someone-else", tenant: tenants[0] }, near(centers[0]), 10)).toEqual([]);
+  });
+
+  test("keyword lists equal the exact engine's: same BM25, coverage and filters", async () => {
+    const exact = createVectorIndex(deps.redis, "exact", fakeEmbedder("local-use-lite-512"), config);
+    const words = ["basel", "museum", "painting", "hiking", "skiing", "violin", "puppy", "garden", "recipe", "concert", "runner", "tennis"];
+    // every document has 6 words (no stopwords), so the engines' average lengths agree and scores are equal
+    const docs: VectorDoc[] = Array.from({ length: 40 }, (_, i) => ({
+      account, tenant: "kw", conversation: `c${i % 3}`, role: i % 2 ? "assistant" : "user", importance: 0.5, createdAt: 1_000 + i,
+      content: Array.from({ length: 6 }, (_, j) => words[(i * 7 + j * j * 3) % (j < 3 ? 12 : 4)]).join(" ").replace(/^(\w+)/, (w) => (i % 5 === 0 ? `${w.toUpperCase()}s` : w)),
+      messageId: `kw-${i}`, metadata: { n: i % 4 },
+    }));
+    const pipeline = deps.redis.pipeline();
+    for (const d of docs) for (const w of [deps.vectors.writeFor(d, near(centers[2])), exact.writeFor(d, near(centers[2]))]) pipeline.hset(w.key, ...(w.fields as [string, Buffer]));
+    await pipeline.exec();
+    for (;;) {
+      const info = (await deps.redis.call("FT.INFO", deps.vectors.name)) as unknown[];
+      if (String(info[info.indexOf("indexing") + 1]) === "0") break;
+      await Bun.sleep(20);
+    }
+    let compared = 0;
+    const filters: Partial<VectorFilter>[] = [{}, { roles: ["assistant"] }, { conversation: "c1", metadata: ["n=2"] }, { createdAfter: 1_010, createdBefore: 1_030 }];
+    for (const tokens of [["basel"], ["museum", "painting"], ["skiing", "puppies", "concerts"], ["basels", "hiking", "zebra"]]) {
+      for (const extra of filters) {
+        const filter = { account, tenant: "kw", ...extra };
+        const want = (await exact.rank(filter, { tokens, depth: 50 })).keyword; // deeper than the tenant: no cut among ties
+        const got = (await deps.vectors.rank(filter, { tokens, depth: 50 })).keyword;
+        expect(got.map((h) => h.messageId).sort()).toEqual(want.map((h) => h.messageId).sort());
+        for (const h of got) {
+          const w = want.find((x) => x.messageId === h.messageId) as VectorHit;
+          expect(h.score).toBeCloseTo(w.score, 6);
+          expect(h.coverage as number).toBeCloseTo(w.coverage as number, 9);
+        }
+        if (Object.keys(extra).length === 0) expect(want.length).toBeGreaterThan(0);
+        compared += want.length;
+      }
+    }
+    expect(compared).toBeGreaterThan(50);
   });
 
   test("a restart keeps the index and its documents; another model refuses to start", async () => {
