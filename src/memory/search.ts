@@ -32,6 +32,9 @@ export function createQueryCache(embedder: Embedder, size: number) {
   };
 }
 
+/** What search needs of the composition root. */
+export type SearchDeps = Pick<Deps, "redis" | "vectors" | "config">;
+
 /** A search as the service takes it: filters already parsed (times in ms, metadata as scalars). */
 export interface SearchInput {
   tenant: string;
@@ -62,7 +65,7 @@ export interface SearchInput {
  * keeps its best hit) and cut to `top_k`; each hit can bring its conversation neighbours.
  */
 export async function searchMemory(
-  deps: Deps,
+  deps: SearchDeps,
   embedQuery: (q: string) => Promise<Float32Array>,
   principal: Principal,
   input: SearchInput,
@@ -107,7 +110,7 @@ export async function searchMemory(
  * content. Without signals the fused order is final, so messages are loaded a few at a time;
  * with signals every candidate is loaded and re-scored first.
  */
-async function pickResults(deps: Deps, account: string, input: SearchInput, candidates: Candidate[], signals: Signals, k: number) {
+async function pickResults(deps: SearchDeps, account: string, input: SearchInput, candidates: Candidate[], signals: Signals, k: number) {
   const rescore = signals.recencyWeight > 0 || signals.importanceWeight > 0;
   const now = Date.now();
   const picked: SearchResult[] = [];
@@ -155,7 +158,7 @@ function toResult(m: Message, score: number, explained?: SearchExplain): SearchR
 }
 
 /** Adds up to `n` messages before and after each hit, in conversation order. */
-async function attachContext(deps: Deps, account: string, results: SearchResult[], n: number): Promise<void> {
+async function attachContext(deps: SearchDeps, account: string, results: SearchResult[], n: number): Promise<void> {
   const neighbours = await conversationNeighbours(deps, account, results, n, n);
   const brief = (m: Message): ContextMessage => ({ id: m.id, role: m.role, content: m.content, created_at: m.created_at });
   results.forEach((r, i) => {
