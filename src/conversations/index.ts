@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
-import { ConversationId, errors, given, security } from "../http/schemas";
+import { ConversationId, errors, given, refuseNonObjectMetadata, security } from "../http/schemas";
 import { Conversation, ConversationList, ConversationQuery, History, HistoryQuery, ListQuery, UpsertConversation } from "./model";
 import { deleteConversation, getConversation, listConversations, listHistory, upsertConversation } from "./service";
 
@@ -23,6 +23,7 @@ export function conversationRoutes(deps: Deps) {
         return conversation;
       },
       {
+        transform: refuseNonObjectMetadata,
         body: UpsertConversation,
         response: { 200: Conversation, 201: Conversation, ...errors(400, 401, 403) },
         detail: { summary: "Create a conversation (201) or update its title/metadata (200)", security },

@@ -1,4 +1,6 @@
 import { type TSchema, t } from "elysia";
+import { validationFailed } from "../errors";
+import type { FieldError } from "./error-response";
 
 /**
  * Tenant, conversation and message ids: 1-128 characters, anything printable. Control characters
@@ -30,6 +32,25 @@ export const ErrorBody = t.Object(
 
 /** Standard error responses, for the OpenAPI document. */
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+
+/**
+ * A `transform` hook for bodies with `metadata` (top level, or in each of `messages`): Elysia's
+ * normaliser turns a string, number, boolean or array given where an object is expected into an
+ * object ("str" becomes {"0":"s","1":"t","2":"r"}) before validation runs, so such metadata is
+ * refused here first, as a 400 naming the field.
+ */
+export function refuseNonObjectMetadata({ body }: { body: unknown }): void {
+  const problems: FieldError[] = [];
+  const check = (value: unknown, field: string) => {
+    if (value === undefined || value === null) return;
+    if (typeof value !== "object" || Array.isArray(value)) problems.push({ field, message: "Expected a JSON object (or null)" });
+  };
+  if (typeof body !== "object" || body === null) return;
+  const { metadata, messages } = body as { metadata?: unknown; messages?: unknown };
+  check(metadata, "metadata");
+  if (Array.isArray(messages)) for (const [i, m] of messages.entries()) check((m as { metadata?: unknown } | null)?.metadata, `messages.${i}.metadata`);
+  if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+}
 
 export const Metadata = t.Record(t.String(), t.Unknown(), { description: "Any JSON object", examples: [{ source: "web" }] });
 

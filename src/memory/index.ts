@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { assertTenant, requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
-import { errors, security } from "../http/schemas";
+import { errors, refuseNonObjectMetadata, security } from "../http/schemas";
 import { ReindexBody, ReindexResponse, SearchBody, SearchQuery, SearchResponse } from "./model";
 import { reindexTenant } from "./reindex";
 import { createQueryCache, searchMemory } from "./search";
@@ -25,6 +25,7 @@ export function memoryRoutes(deps: Deps) {
       detail: { summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first", description: SEARCH_DOC, security },
     })
     .post("/search", async ({ principal, body }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(body)) }), {
+      transform: refuseNonObjectMetadata,
       body: SearchBody,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 413, 415, 429, 503) },
       detail: { summary: "The same search with a JSON body (long queries, many filters)", description: SEARCH_DOC, security },

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
-import { errors, MessageId, security } from "../http/schemas";
+import { errors, MessageId, refuseNonObjectMetadata, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
 import { BatchCreated, BatchInput, Message, MessageInput } from "./model";
 import { deleteMessage, getMessage } from "./remove";
@@ -23,6 +23,7 @@ export function messageRoutes(deps: Deps) {
         return messages[0];
       },
       {
+        transform: refuseNonObjectMetadata,
         body: MessageInput,
         headers: IdempotencyHeaders,
         response: { 202: Message, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
@@ -39,6 +40,7 @@ export function messageRoutes(deps: Deps) {
         return { created: messages };
       },
       {
+        transform: refuseNonObjectMetadata,
         body: BatchInput,
         headers: IdempotencyHeaders,
         response: { 202: BatchCreated, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },

@@ -129,3 +129,31 @@ describe("POST /v1/messages/batch", () => {
     expect((await h.json("GET", "/v1/messages/fresh", { token })).status).toBe(404);
   });
 });
+
+describe("metadata must be a JSON object", () => {
+  test("a string, number, boolean or array is a 400 naming the field, never coerced into an object", async () => {
+    const { token } = await h.account();
+    const base = { tenant_id: "meta", conversation_id: "c", role: "user", content: "hello" };
+    for (const metadata of ["str", 5, true, [1]]) {
+      const single = await h.json("POST", "/v1/messages", { token, body: { ...base, metadata } });
+      expect(single.status).toBe(400);
+      expect(single.body.details).toEqual([{ field: "metadata", message: "Expected a JSON object (or null)" }]);
+      const batch = await h.json("POST", "/v1/messages/batch", { token, body: { messages: [{ ...base, metadata: { ok: 1 } }, { ...base, metadata }] } });
+      expect(batch.status).toBe(400);
+      expect(batch.body.details.map((d: { field: string }) => d.field)).toEqual(["messages.1.metadata"]);
+      const conversation = await h.json("POST", "/v1/conversations", { token, body: { tenant_id: "meta", conversation_id: "c2", metadata } });
+      expect(conversation.status).toBe(400);
+      expect(conversation.body.details.map((d: { field: string }) => d.field)).toEqual(["metadata"]);
+      const search = await h.json("POST", "/v1/memory/search", { token, body: { tenant_id: "meta", query: "hello", metadata } });
+      expect(search.status).toBe(400);
+      expect(search.body.details.map((d: { field: string }) => d.field)).toEqual(["metadata"]);
+    }
+    const history = await h.json("GET", "/v1/conversations/c/messages?tenant_id=meta", { token });
+    expect(history.status).toBe(404); // nothing was stored
+    const ok = await h.json("POST", "/v1/messages", { token, body: { ...base, metadata: { nested: { list: [1, "two"] } } } });
+    expect(ok.status).toBe(202);
+    expect(ok.body.metadata).toEqual({ nested: { list: [1, "two"] } });
+    const none = await h.json("POST", "/v1/messages", { token, body: { ...base, metadata: null } });
+    expect(none.body.metadata).toBeNull();
+  });
+});
