@@ -27,7 +27,10 @@ export function docs() {
           theme: "/docs/assets/swagger-ui.css",
           cdn: "/docs/assets/swagger-ui-bundle.js",
           persistAuthorization: true,
-        },
+          // Absolute, so /docs/ (trailing slash) finds the definition too: the plugin writes a relative
+          // "docs/json" and its type leaves `url` out, though the option reaches Swagger UI as given.
+          url: "/docs/json",
+        } as Record<string, unknown>,
         exclude: { paths: ["/docs/assets/*"] },
         documentation: {
           info: { title: "Memory Mesh API", version: "0.1.0", description: DESCRIPTION },
@@ -36,7 +39,7 @@ export function docs() {
             { name: "Auth", description: "Accounts, tokens and API keys" },
             { name: "Messages", description: "Store messages (answered 202, indexed in the background)" },
             { name: "Conversations", description: "Conversations and their history" },
-            { name: "Memory", description: "Semantic search and reindexing" },
+            { name: "Memory", description: "Search (hybrid, semantic, keyword) and reindexing" },
             { name: "Realtime", description: "WebSocket events" },
           ],
           components: {

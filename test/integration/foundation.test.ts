@@ -141,6 +141,17 @@ describe("OpenAPI and Swagger UI", () => {
     expect(asset.status).toBe(200);
     expect((await asset.text()).length).toBeGreaterThan(100_000);
   });
+
+  test("/docs and /docs/ both load the definition (the spec URL resolves from either)", async () => {
+    for (const path of ["/docs", "/docs/"]) {
+      const html = await (await h.request("GET", path)).text();
+      const url = /"url":"([^"]+)"/.exec(html)?.[1] as string;
+      const spec = new URL(url, `http://localhost${path}`).pathname;
+      const res = await h.request("GET", spec);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { openapi: string }).openapi).toMatch(/^3\./);
+    }
+  });
 });
 
 describe("metrics", () => {
