@@ -5,7 +5,7 @@ import { errors, refuseNonObjectMetadata, security } from "../http/schemas";
 import { ReindexBody, ReindexResponse, SearchBody, SearchQuery, SearchResponse } from "./model";
 import { reindexTenant } from "./reindex";
 import { createQueryCache, searchMemory } from "./search";
-import { toSearchInput } from "./search-input";
+import { refuseUnknownSearchParameters, toSearchInput } from "./search-input";
 
 const SEARCH_DOC = [
   "`hybrid` fuses a BM25 keyword list and a semantic (cosine) list with Reciprocal Rank Fusion:",
@@ -20,6 +20,7 @@ export function memoryRoutes(deps: Deps) {
   return new Elysia({ prefix: "/v1/memory", tags: ["Memory"] })
     .derive(requireAuth(deps))
     .get("/search", async ({ principal, query }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(query)) }), {
+      transform: refuseUnknownSearchParameters,
       query: SearchQuery,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 429, 503) },
       detail: { summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first", description: SEARCH_DOC, security },

@@ -2,10 +2,31 @@ import { validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
 import { given } from "../http/schemas";
 import { parseTimestamp } from "../messages/timestamps";
-import type { SearchBody, SearchQuery } from "./model";
+import { type SearchBody, SearchQuery } from "./model";
 import type { SearchInput } from "./search";
 
 type Scalar = string | number | boolean;
+
+const SEARCH_PARAMETERS = new Set(Object.keys(SearchQuery.properties));
+/** What other APIs call these parameters. */
+const SEARCH_ALIASES: Record<string, string> = {
+  limit: "top_k", k: "top_k", n: "top_k", topk: "top_k", size: "top_k", q: "query", text: "query",
+  tenant: "tenant_id", conversation: "conversation_id", roles: "role", after: "created_after", before: "created_before",
+};
+
+/**
+ * A `transform` hook for GET search: a parameter it does not know is a 400 naming it (and the
+ * right one, e.g. `limit` -> `top_k`), never silently ignored.
+ */
+export function refuseUnknownSearchParameters({ query }: { query: Record<string, unknown> }): void {
+  const problems: FieldError[] = Object.keys(query)
+    .filter((name) => !SEARCH_PARAMETERS.has(name))
+    .map((name) => ({
+      field: name,
+      message: SEARCH_ALIASES[name] ? `Unknown parameter; use ${SEARCH_ALIASES[name]}` : `Unknown parameter; known: ${[...SEARCH_PARAMETERS].join(", ")}`,
+    }));
+  if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+}
 
 /** GET's `metadata` is JSON text: an object of scalars. */
 function parseMetadataFilter(text: string, problems: FieldError[]): Record<string, Scalar> | undefined {

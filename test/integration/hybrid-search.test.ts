@@ -54,7 +54,7 @@ for (const [engine, h] of engines) {
       const qs = new URLSearchParams(Object.entries({ tenant_id: tenant, top_k: 5, ...params }).map(([k, v]) => [k, String(v)]));
       const { status, body } = await harness.json("GET", `/v1/memory/search?${qs}`, { token });
       if (status !== expectStatus) throw new Error(`search ${qs} -> ${status} ${JSON.stringify(body)}`);
-      return body as { results: Hit[] } & { code?: string; details?: { field: string }[] };
+      return body as { results: Hit[] } & { code?: string; details?: { field: string; message: string }[] };
     };
     const idsOf = (r: { results: Hit[] }) => r.results.map((x) => x.id);
 
@@ -210,6 +210,8 @@ for (const [engine, h] of engines) {
       for (const [params, field] of [
         [{ mode: "fuzzy" }, "mode"],
         [{ query: "  \t " }, "query"],
+        [{ limit: 3 }, "limit"],
+        [{ tenant: "x" }, "tenant"],
         [{ created_after: "yesterday" }, "created_after"],
         [{ created_before: "2026-02-30" }, "created_before"],
         [{ role: "user,robot" }, "role"],
@@ -221,6 +223,7 @@ for (const [engine, h] of engines) {
       ] as [Record<string, string | number>, string][]) {
         const body = await search({ query: "dog", ...params }, 400);
         expect(body.details?.map((d) => d.field)).toContain(field);
+        if (field === "limit") expect(body.details).toEqual([{ field: "limit", message: "Unknown parameter; use top_k" }]);
       }
     });
 
