@@ -157,3 +157,33 @@ describe("metadata must be a JSON object", () => {
     expect(none.body.metadata).toBeNull();
   });
 });
+
+describe("validation messages", () => {
+  test("say the rule in words: allowed values, ranges, lengths and formats, never a raw regex", async () => {
+    const { token } = await h.account();
+    const bad = await h.json("POST", "/v1/messages", {
+      token,
+      body: { tenant_id: "x".repeat(129), conversation_id: "c\u0001", role: "robot", content: "", importance: 2 },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details).toEqual([
+      { field: "tenant_id", message: "tenant_id must be 1 to 128 characters" },
+      { field: "conversation_id", message: "conversation_id must be printable text without control characters" },
+      { field: "role", message: "role must be one of user, assistant, system, tool" },
+      { field: "content", message: "content must be 1 to 1000000 characters" },
+      { field: "importance", message: "importance must be a number from 0 to 1 (or null)" },
+    ]);
+    const register = await h.json("POST", "/v1/auth/register", { body: { email: "nope", username: "a b", password: "abcdefghij" } });
+    expect(register.body.details).toEqual([
+      { field: "email", message: "email must be an email address such as user@example.com" },
+      { field: "username", message: "username must be 3 to 32 letters, digits, '_', '.' or '-'" },
+      { field: "password", message: "password must be 8 to 128 characters with at least one letter and one digit" },
+    ]);
+    const search = await h.json("POST", "/v1/memory/search", { token, body: { tenant_id: "t", query: "q", top_k: 500, role: "robot", explain: "maybe" } });
+    expect(search.body.details).toEqual([
+      { field: "top_k", message: "top_k must be a whole number from 0 to 100" },
+      { field: "role", message: "role must be one of user, assistant, system, tool, or a list of them" },
+      { field: "explain", message: "explain must be true or false" },
+    ]);
+  });
+});
