@@ -27,7 +27,7 @@ export const ErrorBody = t.Object(
     details: t.Optional(t.Unknown()),
     request_id: t.Optional(t.String()),
   },
-  { examples: [{ message: "Invalid request: content", code: "validation_error", details: [{ field: "content", message: "Expected string length greater or equal to 1" }] }] },
+  { examples: [{ message: "Invalid request: content", code: "validation_error", details: [{ field: "content", message: "content must be 1 to 1000000 characters" }] }] },
 );
 
 /** Standard error responses, for the OpenAPI document. */
