@@ -21,7 +21,7 @@ import type { Principal } from "../src/auth/model";
 import type { Deps } from "../src/deps";
 import { queryTokens } from "../src/store/text";
 import { startIndexingWorker } from "../src/memory/worker";
-import { createQueryCache, type SearchInput, searchMemory } from "../src/memory/search";
+import { createQueryCache, type QueryEmbedder, type SearchInput, searchMemory } from "../src/memory/search";
 import { createLocalEmbedder, type Embedder } from "../src/store/embeddings";
 import { keys } from "../src/store/keys";
 import { hasVectorSearch } from "../test/helpers/redis";
@@ -152,12 +152,12 @@ function printTable(title: string, systems: Map<string, Score[]>) {
 }
 
 /** Both ranked lists of every question, 100 deep, for trying fusion settings offline. */
-async function dumpLists(file: string, deps: Deps, embedQuery: (q: string) => Promise<Float32Array>, account: string) {
+async function dumpLists(file: string, deps: Deps, embedQuery: QueryEmbedder, account: string) {
   const rows = [];
   for (const q of questions) {
     const lists = await deps.vectors.rank(
       { account, tenant: `conv-${q.conversation}` },
-      { vector: await embedQuery(q.question), tokens: queryTokens(q.question), depth: 100 },
+      { vector: await embedQuery(account, q.question), tokens: queryTokens(q.question), depth: 100 },
     );
     rows.push({ id: q.id, kind: q.kind, evidence: q.evidence, ...lists });
   }
@@ -200,7 +200,7 @@ async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, b
       const scores: Score[] = [];
       const times: number[] = [];
       for (const q of questions) {
-        await embedQuery(q.question); // model time is not search time
+        await embedQuery(principal.account, q.question); // model time is not search time
         const s = performance.now();
         const results = await searchMemory(bench.deps, embedQuery, principal, { tenant: `conv-${q.conversation}`, query: q.question, topK: K, ...extra });
         times.push(performance.now() - s);

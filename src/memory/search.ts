@@ -13,19 +13,26 @@ import { type Candidate, type FusionWeights, finalScore, fuse, type Scored, type
 export const DEFAULT_TOP_K = 5;
 export const DEFAULT_HALF_LIFE_DAYS = 30;
 
-/** A small LRU of query embeddings: a repeated query costs no model call. */
-export function createQueryCache(embedder: Embedder, size: number) {
+/** Embeds a search query for an account. */
+export type QueryEmbedder = (account: string, query: string) => Promise<Float32Array>;
+
+/**
+ * A small LRU of query embeddings: a repeated query costs no model call. Entries are per account,
+ * so a fast answer never tells one account that another searched the same text.
+ */
+export function createQueryCache(embedder: Embedder, size: number): QueryEmbedder {
   const cache = new Map<string, Float32Array>();
-  return async (query: string): Promise<Float32Array> => {
-    const hit = cache.get(query);
+  return async (account, query) => {
+    const key = `${account}\n${query}`;
+    const hit = cache.get(key);
     if (hit) {
-      cache.delete(query);
-      cache.set(query, hit);
+      cache.delete(key);
+      cache.set(key, hit);
       return hit;
     }
     const [vector] = await embedder.embed([query]);
     if (size > 0) {
-      cache.set(query, vector);
+      cache.set(key, vector);
       if (cache.size > size) cache.delete(cache.keys().next().value as string);
     }
     return vector;
@@ -66,7 +73,7 @@ export interface SearchInput {
  */
 export async function searchMemory(
   deps: SearchDeps,
-  embedQuery: (q: string) => Promise<Float32Array>,
+  embedQuery: QueryEmbedder,
   principal: Principal,
   input: SearchInput,
 ): Promise<SearchResult[]> {
@@ -76,7 +83,7 @@ export async function searchMemory(
   const k = input.topK || DEFAULT_TOP_K;
   const depth = Math.max(config.SEARCH_CANDIDATES, 4 * k);
   const tokens = mode === "semantic" ? [] : queryTokens(input.query);
-  const vector = mode === "keyword" ? undefined : await embedQuery(input.query);
+  const vector = mode === "keyword" ? undefined : await embedQuery(principal.account, input.query);
   const filter: VectorFilter = {
     account: principal.account,
     tenant: input.tenant,

@@ -59,14 +59,24 @@ describe("query cache", () => {
   test("a repeated query costs no embedder call; the least recently used entry is evicted", async () => {
     const { embedder, calls } = countingEmbedder();
     const embedQuery = createQueryCache(embedder, 2);
-    await embedQuery("a");
-    await embedQuery("b");
-    await embedQuery("a");
+    await embedQuery("acct", "a");
+    await embedQuery("acct", "b");
+    await embedQuery("acct", "a");
     expect(calls).toHaveLength(2);
-    await embedQuery("c"); // evicts b
-    await embedQuery("a");
+    await embedQuery("acct", "c"); // evicts b
+    await embedQuery("acct", "a");
     expect(calls).toHaveLength(3);
-    await embedQuery("b");
+    await embedQuery("acct", "b");
     expect(calls).toHaveLength(4);
+  });
+
+  test("entries are per account: another account's identical query is embedded again (no timing signal)", async () => {
+    const { embedder, calls } = countingEmbedder();
+    const embedQuery = createQueryCache(embedder, 10);
+    await embedQuery("alice", "my secret project");
+    await embedQuery("alice", "my secret project");
+    expect(calls).toHaveLength(1);
+    await embedQuery("bob", "my secret project");
+    expect(calls).toHaveLength(2);
   });
 });
