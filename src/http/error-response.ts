@@ -137,9 +137,11 @@ export function errorToResponse(
       unexpected: false,
     };
   }
+  // A library's error with a 4xx status keeps its status, but only our own errors' words reach the
+  // client: a foreign message may carry internals (paths, query text, other users' data).
   const status = typeof (error as { status?: unknown })?.status === "number" ? (error as { status: number }).status : 500;
   if (status >= 400 && status < 500) {
-    return { response: jsonError(status, "bad_request", (error as Error).message || "Bad request", requestId), unexpected: false };
+    return { response: jsonError(status, "bad_request", `The request was refused (${status})`, requestId), unexpected: false };
   }
   return { response: jsonError(500, "internal_error", "Internal server error", requestId), unexpected: true };
 }
