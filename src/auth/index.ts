@@ -10,9 +10,15 @@ import { rateCharge, takeRate } from "./rate-limit";
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
 
+/**
+ * The client's address. Behind proxies (TRUST_PROXY), the entry of X-Forwarded-For that the
+ * nearest of our own proxies appended: TRUST_PROXY_HOPS from the right. Entries to the left of it
+ * are written by the client and could be rotated to escape the per-address limit.
+ */
 function clientAddress(deps: Deps, request: Request, server: Server): string {
   if (deps.config.TRUST_PROXY) {
-    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+    const entries = (request.headers.get("x-forwarded-for") ?? "").split(",").map((e) => e.trim()).filter(Boolean);
+    const forwarded = entries[entries.length - deps.config.TRUST_PROXY_HOPS];
     if (forwarded) return forwarded;
   }
   return server?.requestIP(request)?.address ?? "unknown";

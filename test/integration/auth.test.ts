@@ -297,4 +297,26 @@ describe("rate limits", () => {
     expect((await attempt("198.51.100.9", "victim@example.com")).status).toBe(429);
     expect((await attempt("198.51.100.9", "fresh@example.com")).status).toBe(401);
   });
+
+  test("behind a proxy the address is the one the proxy appended: a client rotating X-Forwarded-For gains nothing", async () => {
+    const { createApp } = await import("../../src/app");
+    const login = (app: ReturnType<typeof createApp>, forwarded: string, email: string) =>
+      app.handle(
+        new Request("http://localhost/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": forwarded },
+          body: JSON.stringify({ email, password: "guess12345" }),
+        }),
+      );
+    const oneHop = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true, TRUST_PROXY_HOPS: 1 } });
+    const statuses = [];
+    // each attempt claims another origin and uses another email: only the proxy-appended address counts
+    for (let i = 0; i < 4; i++) statuses.push((await login(oneHop, `10.0.0.${i}, 192.0.2.44`, `rotating${i}@example.com`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    // two proxies of ours: the client is the second entry from the right
+    const twoHops = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true, TRUST_PROXY_HOPS: 2 } });
+    const second = [];
+    for (let i = 0; i < 4; i++) second.push((await login(twoHops, `10.9.9.${i}, 192.0.2.55, 198.51.100.1`, `hop${i}@example.com`)).status);
+    expect(second).toEqual([401, 401, 401, 429]);
+  });
 });
