@@ -31,6 +31,7 @@ export function benchConfig(redisUrl: string, env: Record<string, string> = {}):
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "silent",
     REDIS_URL: redisUrl,
     AUTH_RATE_LIMIT: "100000",
+    AUTH_EMAIL_RATE_LIMIT: "100000",
     RATE_LIMIT_REQUESTS: "10000000",
     ACCESS_TOKEN_TTL_S: "86400",
     ...env,

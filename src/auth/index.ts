@@ -29,10 +29,19 @@ function requireUser(principal: Principal): void {
   if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
 }
 
-/** Login and register are limited per client address and per email, against password guessing. */
+/**
+ * Login and register are limited against password guessing: tightly per client address, loosely per
+ * email. Someone guessing a password from one address is stopped by their address's limit and
+ * does not lock the real owner, signing in from elsewhere, out of the account; guessing from many
+ * addresses at once still meets the per-email limit.
+ */
 async function limitAuthAttempt(deps: Deps, address: string, email: string): Promise<void> {
-  const { AUTH_RATE_LIMIT: limit, AUTH_RATE_WINDOW_S: window } = deps.config;
-  for (const bucket of [`auth-ip:${address}`, `auth-email:${email.trim().toLowerCase()}`]) {
+  const { AUTH_RATE_LIMIT, AUTH_EMAIL_RATE_LIMIT, AUTH_RATE_WINDOW_S: window } = deps.config;
+  const buckets: [string, number][] = [
+    [`auth-ip:${address}`, AUTH_RATE_LIMIT],
+    [`auth-email:${email.trim().toLowerCase()}`, AUTH_EMAIL_RATE_LIMIT],
+  ];
+  for (const [bucket, limit] of buckets) {
     const decision = await takeRate(deps.redis, rateCharge(bucket, limit, window));
     if (!decision.allowed) throw tooManyRequests(decision.resetS, "Too many attempts; retry later (429)");
   }

@@ -11,7 +11,7 @@ import { startTestRedis } from "./redis";
 export type TestEnv = Record<string, string>;
 
 export function testConfig(redisUrl: string, env: TestEnv = {}): Config {
-  return loadConfig({ NODE_ENV: "test", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", REDIS_URL: redisUrl, AUTH_RATE_LIMIT: "100000", ...env });
+  return loadConfig({ NODE_ENV: "test", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", REDIS_URL: redisUrl, AUTH_RATE_LIMIT: "100000", AUTH_EMAIL_RATE_LIMIT: "100000", ...env });
 }
 
 export interface Harness {

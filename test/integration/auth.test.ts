@@ -276,9 +276,9 @@ describe("rate limits", () => {
     expect(history.body.messages.map((m: { content: string }) => m.content)).toEqual(["one", "two", "three"]);
   });
 
-  test("login is limited per address and per email", async () => {
+  test("login is limited tightly per address and loosely per email: a guesser does not lock the owner out", async () => {
     const { createApp } = await import("../../src/app");
-    const app = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true } });
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, AUTH_EMAIL_RATE_LIMIT: 5, TRUST_PROXY: true } });
     const attempt = (ip: string, email: string) =>
       app.handle(
         new Request("http://localhost/v1/auth/login", {
@@ -293,9 +293,12 @@ describe("rate limits", () => {
     const limited = await attempt("203.0.113.7", "other@example.com");
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
-    // Same email from another address: still limited per email.
-    expect((await attempt("198.51.100.9", "victim@example.com")).status).toBe(429);
-    expect((await attempt("198.51.100.9", "fresh@example.com")).status).toBe(401);
+    // The owner, from another address, is not locked out by the guesser...
+    expect((await attempt("198.51.100.9", "victim@example.com")).status).toBe(401);
+    expect((await attempt("198.51.100.10", "victim@example.com")).status).toBe(401);
+    // ...but guessing from many addresses meets the per-email limit (5 counted so far: 3 + 2; refused ones are not counted)
+    expect((await attempt("198.51.100.11", "victim@example.com")).status).toBe(429);
+    expect((await attempt("198.51.100.12", "fresh@example.com")).status).toBe(401);
   });
 
   test("behind a proxy the address is the one the proxy appended: a client rotating X-Forwarded-For gains nothing", async () => {
