@@ -43,6 +43,7 @@ export const ConfigSchema = t.Object({
   RATE_LIMIT_WINDOW_S: Int(60, 1, 86_400, "Rate limit window"),
   RATE_LIMIT_BATCH_UNIT: Int(50, 1, 10_000, "A batch costs 1 + floor(messages / this) requests"),
   API_KEY_CACHE_MS: Int(2000, 0, 60_000, "How long an API instance trusts a verified API key without asking Redis (0 = always ask)"),
+  MAX_API_KEYS_PER_USER: Int(25, 1, 10_000, "API keys one account may hold at once (each has its own rate budget)"),
   AUTH_RATE_LIMIT: Int(20, 1, 1_000_000, "Login/register attempts per window per client address"),
   AUTH_EMAIL_RATE_LIMIT: Int(200, 1, 1_000_000, "Login/register attempts per window per email, from all addresses together (loose: a guesser at one address is stopped by the address limit long before, so the owner is not locked out)"),
   AUTH_RATE_WINDOW_S: Int(300, 1, 86_400, "Window of the login/register limit"),

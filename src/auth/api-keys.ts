@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
-import { notFound } from "../errors";
+import { conflict, notFound } from "../errors";
 import { keys } from "../store/keys";
+import { Script } from "../store/script";
 import type { ApiKeyInfo, CreatedApiKey, Principal, Scope } from "./model";
 import { timingSafeEqual } from "node:crypto";
 import { hashSecret, hashSecretBytes, randomHexId, randomSecret } from "./secrets";
@@ -22,10 +23,23 @@ function toInfo(row: Record<string, string>): ApiKeyInfo {
   };
 }
 
+/** Stores a key and adds it to its user's set, unless the user already has `cap` keys. */
+const CREATE_KEY = new Script(`
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+`);
+
+/**
+ * Creates an API key for a user; a user holds at most `cap` keys (revoked ones do not count), since
+ * every key has a rate budget of its own. Past the cap: 409 `api_key_limit`.
+ */
 export async function createApiKey(
   redis: Redis,
   userId: string,
   input: { name: string; expiresDays?: number; tenantIds?: string[]; scopes?: Scope[] },
+  cap: number,
 ): Promise<CreatedApiKey> {
   const id = randomHexId(8);
   const prefix = `mm_${id}`;
@@ -39,7 +53,8 @@ export async function createApiKey(
     scopes: JSON.stringify(scopes), tenant_ids: JSON.stringify(tenantIds), created_at: now.toISOString(),
     expires_at: expiresAt, last_used_at: "",
   };
-  await redis.multi().hset(keys.apiKey(id), row).sadd(keys.userApiKeys(userId), id).exec();
+  const created = await CREATE_KEY.run<number>(redis, [keys.apiKey(id), keys.userApiKeys(userId)], [cap, id, ...Object.entries(row).flat()]);
+  if (created !== 1) throw conflict("api_key_limit", `At most ${cap} API keys per account; revoke one first`, { limit: cap });
   const { last_used_at: _, ...info } = toInfo(row);
   return { ...info, key: `${prefix}_${secret}` };
 }

@@ -98,17 +98,17 @@ export function authRoutes(deps: Deps) {
       async ({ principal, body, set }) => {
         requireUser(principal);
         set.status = 201;
-        return createApiKey(redis, principal.account, {
-          name: body.name,
-          expiresDays: given(body.expires_days),
-          tenantIds: given(body.tenant_ids),
-          scopes: given(body.scopes),
-        });
+        return createApiKey(
+          redis,
+          principal.account,
+          { name: body.name, expiresDays: given(body.expires_days), tenantIds: given(body.tenant_ids), scopes: given(body.scopes) },
+          deps.config.MAX_API_KEYS_PER_USER,
+        );
       },
       {
         body: CreateApiKeyBody,
-        response: { 201: CreatedApiKey, ...errors(400, 401, 403) },
-        detail: { summary: "Create an API key (the full key is shown only in this answer)", security: [{ bearerAuth: [] }] },
+        response: { 201: CreatedApiKey, ...errors(400, 401, 403, 409) },
+        detail: { summary: "Create an API key (the full key is shown only in this answer; at most MAX_API_KEYS_PER_USER per account)", security: [{ bearerAuth: [] }] },
       },
     )
     .get(

@@ -323,3 +323,30 @@ describe("rate limits", () => {
     expect(second).toEqual([401, 401, 401, 429]);
   });
 });
+
+describe("API key cap", () => {
+  test("an account holds at most MAX_API_KEYS_PER_USER keys; revoking one makes room", async () => {
+    const { createApp } = await import("../../src/app");
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, MAX_API_KEYS_PER_USER: 2 } });
+    const { token } = await h.account();
+    const create = async (name: string) => {
+      const res = await app.handle(
+        new Request("http://localhost/v1/auth/api-keys", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify({ name }),
+        }),
+      );
+      return { status: res.status, body: (await res.json()) as { id: string; code?: string; details?: unknown } };
+    };
+    const first = await create("one");
+    expect(first.status).toBe(201);
+    expect((await create("two")).status).toBe(201);
+    const third = await create("three");
+    expect(third.status).toBe(409);
+    expect(third.body).toMatchObject({ code: "api_key_limit", details: { limit: 2 } });
+    const revoke = await app.handle(new Request(`http://localhost/v1/auth/api-keys/${first.body.id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } }));
+    expect(revoke.status).toBe(204);
+    expect((await create("three again")).status).toBe(201);
+  });
+});
