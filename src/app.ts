@@ -1,13 +1,14 @@
+import { timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { authRoutes } from "./auth";
 import { chargeRefused } from "./auth/credentials";
 import type { Principal } from "./auth/model";
 import { conversationRoutes } from "./conversations";
 import type { Deps } from "./deps";
-import { AppError, payloadTooLarge, unsupportedMediaType } from "./errors";
+import { AppError, payloadTooLarge, unauthorized, unsupportedMediaType } from "./errors";
 import { createCors } from "./http/cors";
 import { docs } from "./http/docs";
-import { createApiMetrics } from "./metrics";
+import { type ApiMetrics, createApiMetrics } from "./metrics";
 import { errorToResponse } from "./http/error-response";
 import { memoryRoutes } from "./memory";
 import { messageRoutes } from "./messages";
@@ -75,11 +76,20 @@ interface ErrorHookContext {
   chargePending?: boolean;
 }
 
-/** The whole HTTP API over the given dependencies; `realtime` adds the WebSocket routes. */
-export function createApp(deps: Deps, realtime?: Realtime) {
+/** Prometheus text of the API's metrics, as served on the metrics listener and (with a token) at /metrics. */
+export async function metricsResponse(metrics: ApiMetrics): Promise<Response> {
+  return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+}
+
+/**
+ * The whole HTTP API over the given dependencies; `realtime` adds the WebSocket routes; `metrics`
+ * (made here when not given) is what main.ts also serves on API_METRICS_PORT.
+ */
+export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMetrics) {
   const { config, log } = deps;
   const cors = createCors(config.CORS_ORIGINS);
-  const metrics = createApiMetrics(deps, () => realtime?.connections ?? 0);
+  const metrics = givenMetrics ?? createApiMetrics(deps, () => realtime?.connections ?? 0);
+  const metricsToken = config.METRICS_TOKEN ? Buffer.from(`Bearer ${config.METRICS_TOKEN}`) : undefined;
   const debug = config.LOG_LEVEL === "debug";
   // Counted when the handler is done (or in the error hook): Elysia's after-response hook costs a
   // macrotask per request, which on the ingest path was a measurable share of the whole request.
@@ -132,9 +142,15 @@ export function createApp(deps: Deps, realtime?: Realtime) {
     })
     .get(
       "/metrics",
-      async () =>
-        new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } }),
-      { detail: { tags: ["System"], summary: "Prometheus metrics (keep it on a private network)" } },
+      // Not public: served here only with METRICS_TOKEN as a Bearer token (else a 404, as an unknown
+      // route); scrapers on a private network use API_METRICS_PORT instead.
+      ({ headers }) => {
+        if (!metricsToken) throw new AppError(404, "not_found", "No such route");
+        const presented = Buffer.from(headers.authorization ?? "");
+        if (presented.length !== metricsToken.length || !timingSafeEqual(presented, metricsToken)) throw unauthorized();
+        return metricsResponse(metrics);
+      },
+      { detail: { hide: true } },
     )
     .use(docs())
     .use(systemRoutes(deps))

@@ -1,8 +1,9 @@
-import { createApp } from "./app";
+import { createApp, metricsResponse } from "./app";
 import { loadConfig } from "./config";
 import { closeDeps, createDeps } from "./deps";
 import { failStart, onShutdownSignal } from "./lifecycle";
 import { createLogger } from "./log";
+import { createApiMetrics } from "./metrics";
 import { createRealtime } from "./realtime/hub";
 
 /** API entry: config -> deps -> app.listen -> graceful shutdown. */
@@ -13,14 +14,29 @@ async function main() {
     log = createLogger(config.LOG_LEVEL, { service: "api" });
     const deps = await createDeps(config, { log });
     const realtime = await createRealtime(config.REDIS_URL as string, log, (keyId) => deps.apiKeys.evict(keyId));
-    const app = createApp(deps, realtime).listen({
+    const metrics = createApiMetrics(deps, () => realtime.connections);
+    const app = createApp(deps, realtime, metrics).listen({
       hostname: config.HOST,
       port: config.PORT,
       maxRequestBodySize: config.MAX_BODY_BYTES + 1024,
     });
-    log.info({ port: app.server?.port, engine: deps.vectors.engine, docs: "/docs" }, "api listening");
+    // Metrics on a listener of their own (keep its port on the private network), as workers do.
+    let metricsServer: ReturnType<typeof Bun.serve> | undefined;
+    if (config.API_METRICS_PORT) {
+      try {
+        metricsServer = Bun.serve({
+          hostname: config.HOST,
+          port: config.API_METRICS_PORT,
+          fetch: (request) => (new URL(request.url).pathname === "/metrics" ? metricsResponse(metrics) : new Response("not found", { status: 404 })),
+        });
+      } catch (error) {
+        log.warn({ port: config.API_METRICS_PORT, err: (error as Error).message }, "api metrics port busy; metrics listener off");
+      }
+    }
+    log.info({ port: app.server?.port, metricsPort: metricsServer?.port, engine: deps.vectors.engine, docs: "/docs" }, "api listening");
     onShutdownSignal(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
       await realtime.close(1001, "server shutting down");
+      metricsServer?.stop(true);
       await app.stop();
       await closeDeps(deps);
     });

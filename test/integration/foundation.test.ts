@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { useHarness } from "../helpers/app";
 
-const h = useHarness();
+const METRICS_TOKEN = "metrics-token-for-tests-0123456789";
+const h = useHarness({ METRICS_TOKEN });
 
 describe("health and readiness", () => {
   test("GET /health is 200 with a request id", async () => {
@@ -155,11 +156,25 @@ describe("OpenAPI and Swagger UI", () => {
 });
 
 describe("metrics", () => {
+  test("/metrics on the API port is not public: 404 without METRICS_TOKEN configured, 401 with a wrong token", async () => {
+    const { createApp } = await import("../../src/app");
+    const closed = createApp({ ...h.deps, config: { ...h.deps.config, METRICS_TOKEN: "" } });
+    const none = await closed.handle(new Request("http://localhost/metrics"));
+    expect(none.status).toBe(404);
+    expect(await none.json()).toMatchObject({ code: "not_found" });
+    for (const authorization of [undefined, "Bearer wrong", `Bearer ${METRICS_TOKEN}x`, METRICS_TOKEN]) {
+      const res = await h.request("GET", "/metrics", { headers: authorization ? { authorization } : {} });
+      expect(res.status).toBe(401);
+    }
+    const { body: doc } = await h.json("GET", "/docs/json");
+    expect(doc.paths["/metrics"]).toBeUndefined();
+  });
+
   test("/metrics is Prometheus text with HTTP, queue, message and WebSocket figures", async () => {
     const { token } = await h.account();
     await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m", conversation_id: "c", role: "user", content: "count me" } });
     await h.json("POST", "/v1/messages", { token, body: { tenant_id: "m" } });
-    const res = await h.request("GET", "/metrics");
+    const res = await h.request("GET", "/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
