@@ -6,8 +6,8 @@
  *   TEST_REDIS_ARGS="--loadmodule /opt/redisearch-build/redisearch.so" bun run bench/recall.ts
  */
 import { Redis } from "ioredis";
-import { normalize } from "../src/store/embeddings";
-import { createVectorIndex, detectVectorSupport, toBlob } from "../src/store/vector-index";
+import { normalize, toBlob } from "../src/store/embeddings";
+import { createVectorIndex, detectVectorSupport } from "../src/store/vector-index";
 import { startTestRedis } from "../test/helpers/redis";
 import { benchConfig, fmt, percentile, rng } from "./lib";
 

@@ -8,7 +8,7 @@ import type { Deps } from "./deps";
 import { AppError, payloadTooLarge, unauthorized, unsupportedMediaType } from "./errors";
 import { createCors } from "./http/cors";
 import { docs } from "./http/docs";
-import { type ApiMetrics, createApiMetrics } from "./metrics";
+import { type ApiMetrics, createApiMetrics, metricsResponse } from "./metrics";
 import { errorToResponse } from "./http/error-response";
 import { memoryRoutes } from "./memory";
 import { messageRoutes } from "./messages";
@@ -74,11 +74,6 @@ interface ErrorHookContext {
   route: string;
   principal?: Principal;
   chargePending?: boolean;
-}
-
-/** Prometheus text of the API's metrics, as served on the metrics listener and (with a token) at /metrics. */
-export async function metricsResponse(metrics: ApiMetrics): Promise<Response> {
-  return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
 }
 
 /**

@@ -1,9 +1,9 @@
-import { createApp, metricsResponse } from "./app";
+import { createApp } from "./app";
 import { loadConfig } from "./config";
 import { closeDeps, createDeps } from "./deps";
 import { failStart, onShutdownSignal } from "./lifecycle";
 import { createLogger } from "./log";
-import { createApiMetrics } from "./metrics";
+import { createApiMetrics, serveMetrics } from "./metrics";
 import { createRealtime } from "./realtime/hub";
 
 /** API entry: config -> deps -> app.listen -> graceful shutdown. */
@@ -21,18 +21,7 @@ async function main() {
       maxRequestBodySize: config.MAX_BODY_BYTES + 1024,
     });
     // Metrics on a listener of their own (keep its port on the private network), as workers do.
-    let metricsServer: ReturnType<typeof Bun.serve> | undefined;
-    if (config.API_METRICS_PORT) {
-      try {
-        metricsServer = Bun.serve({
-          hostname: config.HOST,
-          port: config.API_METRICS_PORT,
-          fetch: (request) => (new URL(request.url).pathname === "/metrics" ? metricsResponse(metrics) : new Response("not found", { status: 404 })),
-        });
-      } catch (error) {
-        log.warn({ port: config.API_METRICS_PORT, err: (error as Error).message }, "api metrics port busy; metrics listener off");
-      }
-    }
+    const metricsServer = serveMetrics(metrics, config.HOST, config.API_METRICS_PORT, log);
     log.info({ port: app.server?.port, metricsPort: metricsServer?.port, engine: deps.vectors.engine, docs: "/docs" }, "api listening");
     onShutdownSignal(log, config.SHUTDOWN_TIMEOUT_MS, async () => {
       await realtime.close(1001, "server shutting down");

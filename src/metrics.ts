@@ -1,6 +1,30 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Deps } from "./deps";
+import type { Logger } from "./log";
 import { keys } from "./store/keys";
+
+/** Prometheus text of a registry. */
+export async function metricsResponse(metrics: { registry: Registry }): Promise<Response> {
+  return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+}
+
+/**
+ * Serves `GET /metrics` on a listener of its own (for a private network), as the API and workers
+ * do. A busy port is logged and leaves metrics off rather than stopping the process.
+ */
+export function serveMetrics(metrics: { registry: Registry }, hostname: string, port: number, log: Logger): ReturnType<typeof Bun.serve> | undefined {
+  if (!port) return undefined;
+  try {
+    return Bun.serve({
+      hostname,
+      port,
+      fetch: (request) => (new URL(request.url).pathname === "/metrics" ? metricsResponse(metrics) : new Response("not found", { status: 404 })),
+    });
+  } catch (error) {
+    log.warn({ port, err: (error as Error).message }, "metrics port busy; metrics listener off");
+    return undefined;
+  }
+}
 
 /** Cluster-wide counters kept in Redis, bumped by the Lua scripts that change a message's state. */
 export const STAT_FIELDS = ["accepted", "indexed", "failed"] as const;

@@ -3,7 +3,7 @@ import { closeDeps, createDeps, type Deps } from "../src/deps";
 import { failStart, onShutdownSignal } from "../src/lifecycle";
 import { createLogger } from "../src/log";
 import { type IndexingWorker, startIndexingWorker } from "../src/memory/worker";
-import { createWorkerMetrics } from "../src/metrics";
+import { createWorkerMetrics, serveMetrics } from "../src/metrics";
 
 /** Indexing worker entry: run any number of these, on any number of machines, against one Redis. */
 async function main() {
@@ -30,20 +30,7 @@ async function main() {
         if (!ok) metrics.embedErrors.inc();
       },
     });
-    if (config.WORKER_METRICS_PORT) {
-      try {
-        metricsServer = Bun.serve({
-          hostname: config.HOST,
-          port: config.WORKER_METRICS_PORT,
-          fetch: async (request) =>
-            new URL(request.url).pathname === "/metrics"
-              ? new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } })
-              : new Response("not found", { status: 404 }),
-        });
-      } catch (error) {
-        log.warn({ port: config.WORKER_METRICS_PORT, err: (error as Error).message }, "worker metrics port busy; metrics off");
-      }
-    }
+    metricsServer = serveMetrics(metrics, config.HOST, config.WORKER_METRICS_PORT, log);
     log.info({ engine: deps.vectors.engine, model: deps.embedder.modelKey, batch: config.EMBED_BATCH_SIZE, metricsPort: metricsServer?.port }, "indexing worker started");
   } catch (error) {
     failStart(log, error);

@@ -2,6 +2,7 @@ import { validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
 import { given } from "../http/schemas";
 import { parseTimestamp } from "../messages/timestamps";
+import { scalarText } from "../store/text";
 import { type SearchBody, SearchQuery } from "./model";
 import type { SearchInput } from "./search";
 
@@ -42,8 +43,7 @@ function parseMetadataFilter(text: string, problems: FieldError[]): Record<strin
     return undefined;
   }
   for (const [key, v] of Object.entries(value)) {
-    const ok = typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
-    if (!ok) problems.push({ field: `metadata.${key}`, message: "Expected a string, number or boolean" });
+    if (scalarText(v) === undefined) problems.push({ field: `metadata.${key}`, message: "Expected a string, number or boolean" });
   }
   return value as Record<string, Scalar>;
 }

@@ -146,10 +146,11 @@ async function pickResults(deps: SearchDeps, account: string, input: SearchInput
 }
 
 function explain(c: Candidate, s: Scored, importance: number, signals: Signals): SearchExplain {
-  const share = (value: number | undefined) => (value === undefined ? undefined : value * s.relevanceWeight);
   return {
-    semantic: c.semantic ? { rank: c.semantic.rank, similarity: c.semantic.similarity, contribution: share(c.semantic.share) as number } : null,
-    keyword: c.keyword ? { rank: c.keyword.rank, bm25: c.keyword.bm25, coverage: c.keyword.coverage, contribution: share(c.keyword.share) as number } : null,
+    semantic: c.semantic ? { rank: c.semantic.rank, similarity: c.semantic.similarity, contribution: c.semantic.share * s.relevanceWeight } : null,
+    keyword: c.keyword
+      ? { rank: c.keyword.rank, bm25: c.keyword.bm25, coverage: c.keyword.coverage, contribution: c.keyword.share * s.relevanceWeight }
+      : null,
     recency: { value: s.recency, contribution: signals.recencyWeight * s.recency },
     importance: { value: importance, contribution: signals.importanceWeight * importance },
   };

@@ -26,6 +26,11 @@ export function modelKeyOf(provider: string, model: string, dimensions: number):
   return `${provider}-${model}-${dimensions}`.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
 }
 
+/** A vector as the FLOAT32 bytes Redis stores and queries with. */
+export function toBlob(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
 export function normalize(values: ArrayLike<number>): Float32Array {
   const out = Float32Array.from(values);
   let sum = 0;

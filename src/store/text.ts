@@ -77,15 +77,19 @@ export function termFrequencies(text: string): { terms: Record<string, number>; 
   return { terms, length: tokens.length };
 }
 
-/** A query's distinct tokens (at most MAX_QUERY_TERMS), in order of first appearance, without QUERY_STOPWORDS. */
+/**
+ * A query's tokens (at most MAX_QUERY_TERMS), one per term (so "dog dogs" asks for "dog" once, on
+ * both engines), in order of first appearance, without QUERY_STOPWORDS.
+ */
 export function queryTokens(query: string): string[] {
-  const seen = new Set<string>();
+  const byTerm = new Map<string, string>();
   for (const token of tokenize(query)) {
     if (QUERY_STOPWORDS.has(token)) continue;
-    seen.add(token);
-    if (seen.size >= MAX_QUERY_TERMS) break;
+    const term = termOf(token);
+    if (!byTerm.has(term)) byTerm.set(term, token);
+    if (byTerm.size >= MAX_QUERY_TERMS) break;
   }
-  return [...seen];
+  return [...byTerm.values()];
 }
 
 /**

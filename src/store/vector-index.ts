@@ -1,9 +1,11 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config";
 import type { Logger } from "../log";
-import type { Embedder } from "./embeddings";
+import { type Embedder, toBlob } from "./embeddings";
 import { keys } from "./keys";
-import { metadataTags, termFrequencies, termOf, tokenize } from "./text";
+import { bm25Top } from "./bm25";
+import { exactRank, packExact } from "./exact-index";
+import { metadataTags, termOf, tokenize } from "./text";
 
 export type VectorEngine = "query-engine" | "exact";
 
@@ -69,15 +71,7 @@ export interface VectorWrite {
 
 /** Tag separator: a control character, which ids may never contain, so no id is split into two tags. */
 const TAG_SEPARATOR = "\x1f";
-const EXACT_SCAN_CHUNK = 1000;
 const DOCUMENT_COUNT_TTL_MS = 10_000;
-/** BM25 constants of the exact engine, as the Query Engine's BM25STD (Robertson/Sparck Jones). */
-const BM25_K1 = 1.2;
-const BM25_B = 0.75;
-
-export function toBlob(vector: Float32Array): Buffer {
-  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-}
 
 /** Escapes a TAG value for DIALECT 2 queries: every ASCII character but letters, digits and `_`. */
 export function escapeTag(value: string): string {
@@ -97,35 +91,6 @@ export async function detectVectorSupport(redis: Redis): Promise<boolean> {
   }
   await redis.call("FT.DROPINDEX", name).catch(() => undefined);
   return true;
-}
-
-/** The filter fields and keyword statistics an exact-engine entry carries in its header. */
-interface ExactHeader {
-  c: string;
-  r: string;
-  i: number;
-  /** created at (ms); absent in entries written before keyword search */
-  t?: number;
-  /** metadata tags */
-  m?: string[];
-  /** document length in tokens, and term frequencies */
-  n?: number;
-  w?: Record<string, number>;
-}
-
-/** Packs an exact-engine entry: uint16 header length, JSON header (filters, term frequencies), FLOAT32 vector. */
-export function packExact(doc: VectorDoc, vector: Float32Array): Buffer {
-  const { terms, length } = termFrequencies(doc.content);
-  const fields: ExactHeader = { c: doc.conversation, r: doc.role, i: doc.importance, t: doc.createdAt, n: length, w: terms };
-  const tags = metadataTags(doc.metadata);
-  if (tags.length > 0) fields.m = tags;
-  const header = Buffer.from(JSON.stringify(fields));
-  if (header.length > 0xffff) return packExact({ ...doc, content: doc.content.slice(0, doc.content.length >> 1) }, vector);
-  const out = Buffer.allocUnsafe(2 + header.length + vector.byteLength);
-  out.writeUInt16LE(header.length, 0);
-  header.copy(out, 2);
-  toBlob(vector).copy(out, 2 + header.length);
-  return out;
 }
 
 export interface VectorIndex {
@@ -336,102 +301,3 @@ function parseHits(reply: unknown[], score: (row: Record<string, string>) => num
     .filter((hit) => !Number.isNaN(hit.score));
 }
 
-/**
- * BM25 (k1 1.2, b 0.75) of candidates given their query-term frequencies and lengths, the
- * collection's document count, each term's document frequency and the average length; best
- * `depth` first. idf = ln(1 + (N - df + 0.5) / (df + 0.5)). Each hit also carries its coverage:
- * the IDF of the query terms it matches over the IDF of all of them.
- */
-function bm25Top(candidates: { messageId: string; tf: number[]; length: number }[], df: number[], documents: number, averageLength: number, depth: number): VectorHit[] {
-  const top: VectorHit[] = [];
-  const idf = df.map((n) => Math.log(1 + (documents - n + 0.5) / (n + 0.5)));
-  const totalIdf = idf.reduce((sum, x) => sum + x, 0);
-  for (const c of candidates) {
-    const norm = BM25_K1 * (1 - BM25_B + (averageLength > 0 ? (BM25_B * c.length) / averageLength : 0));
-    let score = 0;
-    let matched = 0;
-    c.tf.forEach((f, j) => {
-      if (f === 0) return;
-      score += (idf[j] * f * (BM25_K1 + 1)) / (f + norm);
-      matched += idf[j];
-    });
-    insertTop(top, { messageId: c.messageId, score, coverage: totalIdf > 0 ? matched / totalIdf : 1 }, depth);
-  }
-  return top;
-}
-
-/** Inserts into a list kept sorted best first and at most `depth` long. */
-function insertTop(top: VectorHit[], hit: VectorHit, depth: number): void {
-  if (top.length >= depth && hit.score <= top[top.length - 1].score) return;
-  let at = top.length;
-  while (at > 0 && top[at - 1].score < hit.score) at--;
-  top.splice(at, 0, hit);
-  if (top.length > depth) top.pop();
-}
-
-function passes(filter: VectorFilter, h: ExactHeader): boolean {
-  if (filter.conversation !== undefined && h.c !== filter.conversation) return false;
-  if (filter.roles?.length && !filter.roles.includes(h.r)) return false;
-  if (filter.minImportance !== undefined && h.i < filter.minImportance) return false;
-  if (filter.createdAfter !== undefined && (h.t === undefined || h.t < filter.createdAfter)) return false;
-  if (filter.createdBefore !== undefined && (h.t === undefined || h.t >= filter.createdBefore)) return false;
-  if (filter.metadata?.length && !filter.metadata.every((tagValue) => h.m?.includes(tagValue))) return false;
-  return true;
-}
-
-/**
- * Exact search over one tenant's entries, read with HSCAN in chunks so no single command blocks
- * Redis for long. One pass serves both lists: cosine similarity (vectors are unit length, so the
- * dot product) and BM25, whose statistics (document count, average length, each query term's
- * document frequency) are counted over the whole tenant in the same pass.
- */
-async function exactRank(redis: Redis, key: string, filter: VectorFilter, request: RankRequest): Promise<RankedLists> {
-  const { vector, depth } = request;
-  const terms = [...new Set((request.tokens ?? []).map(termOf))];
-  const semantic: VectorHit[] = [];
-  const candidates: { messageId: string; tf: number[]; length: number }[] = [];
-  const df = new Array<number>(terms.length).fill(0);
-  let documents = 0;
-  let totalLength = 0;
-  const seen = new Set<string>();
-  const scratch = vector ? new Float32Array(vector.length) : undefined;
-  let cursor = "0";
-  do {
-    const [next, entries] = await redis.hscanBuffer(key, cursor, "COUNT", EXACT_SCAN_CHUNK);
-    cursor = next.toString();
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      const messageId = entries[i].toString();
-      // HSCAN may return an entry twice (while the hash is rehashed): count and rank it once.
-      if (seen.has(messageId)) continue;
-      seen.add(messageId);
-      const packed = entries[i + 1];
-      const headerLength = packed.readUInt16LE(0);
-      const header = JSON.parse(packed.toString("utf8", 2, 2 + headerLength)) as ExactHeader;
-      documents++;
-      totalLength += header.n ?? 0;
-      let matched = false;
-      const tf = terms.map((term, j) => {
-        const f = header.w?.[term] ?? 0;
-        if (f > 0) {
-          df[j]++;
-          matched = true;
-        }
-        return f;
-      });
-      if (!passes(filter, header)) continue;
-      if (matched) candidates.push({ messageId, tf, length: header.n ?? 0 });
-      if (!vector || !scratch) continue;
-      const offset = 2 + headerLength;
-      const dims = (packed.length - offset) / 4;
-      if (dims !== vector.length) continue;
-      // copy into an aligned buffer: a Float32Array view needs a 4-byte aligned offset
-      new Uint8Array(scratch.buffer, 0, dims * 4).set(packed.subarray(offset));
-      let dot = 0;
-      for (let d = 0; d < dims; d++) dot += scratch[d] * vector[d];
-      insertTop(semantic, { messageId, score: dot }, depth);
-    }
-  } while (cursor !== "0");
-
-  const keyword = bm25Top(candidates, df, documents, documents > 0 ? totalLength / documents : 0, depth);
-  return { semantic, keyword };
-}
