@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { forgetRevoked } from "./auth/revocation";
 import { loadConfig } from "./config";
 import { closeDeps, createDeps } from "./deps";
 import { failStart, onShutdownSignal } from "./lifecycle";
@@ -13,7 +14,7 @@ async function main() {
     const config = loadConfig();
     log = createLogger(config.LOG_LEVEL, { service: "api" });
     const deps = await createDeps(config, { log });
-    const realtime = await createRealtime(config.REDIS_URL as string, log, (keyId) => deps.apiKeys.evict(keyId));
+    const realtime = await createRealtime(config.REDIS_URL as string, log, (revocation) => forgetRevoked(deps, revocation));
     const metrics = createApiMetrics(deps, () => realtime.connections);
     const app = createApp(deps, realtime, metrics).listen({
       hostname: config.HOST,

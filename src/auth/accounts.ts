@@ -1,8 +1,11 @@
 import type { Redis } from "ioredis";
 import { conflict, unauthorized } from "../errors";
 import { keys } from "../store/keys";
+import { deleteMatching, eraseAccountData } from "../store/erase";
 import { Script } from "../store/script";
 import type { User } from "./model";
+import { rateBucketOf } from "./rate-limit";
+import { revocationMessage } from "./revocation";
 
 const REGISTER = new Script(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'email' end
@@ -41,15 +44,43 @@ export async function registerUser(
 /** Unknown email and wrong password fail alike (same status, message and cost). */
 export async function verifyLogin(redis: Redis, email: string, password: string): Promise<User> {
   const id = await redis.get(keys.userByEmail(email.trim()));
-  const row = id ? await redis.hgetall(keys.user(id)) : {};
+  return checkPassword(redis, id, password, "Invalid email or password (401)");
+}
+
+async function checkPassword(redis: Redis, userId: string | null, password: string, refusal: string): Promise<User> {
+  const row = userId ? await redis.hgetall(keys.user(userId)) : {};
   if (!row.password_hash) {
     dummyHash ??= Bun.password.hash("not-a-real-password-1", { algorithm: "argon2id" });
     await Bun.password.verify(password, await dummyHash).catch(() => false);
-    throw unauthorized("Invalid email or password (401)");
+    throw unauthorized(refusal);
   }
   const ok = await Bun.password.verify(password, row.password_hash).catch(() => false);
-  if (!ok) throw unauthorized("Invalid email or password (401)");
+  if (!ok) throw unauthorized(refusal);
   return toUser(row);
+}
+
+/**
+ * Deletes an account, confirmed by its password: its API keys first (so nothing new is written
+ * with them), then every message, conversation and vector, then the user, which ends its access
+ * and refresh tokens. Every API instance hears the deletion on the auth channel and closes the
+ * account's WebSockets (4003). A failure part-way leaves the user in place, so the owner can retry.
+ */
+export async function deleteAccount(redis: Redis, userId: string, password: string, model: string): Promise<void> {
+  const user = await checkPassword(redis, userId, password, "Wrong password (401)");
+  const keyIds = await redis.smembers(keys.userApiKeys(userId));
+  // Announced twice: when its keys go (sockets close, caches forget the keys) and when the user goes
+  // (caches forget tokens verified in between).
+  const gone = revocationMessage({ kind: "account", id: userId });
+  const revokeKeys = redis.multi();
+  if (keyIds.length > 0) revokeKeys.del(...keyIds.map(keys.apiKey));
+  await revokeKeys.publish(keys.authChannel(), gone).exec();
+  await eraseAccountData(redis, userId, model);
+  await deleteMatching(redis, [rateBucketOf({ account: userId }), ...keyIds.map((keyId) => rateBucketOf({ account: userId, keyId }))].map(keys.rateLimitWindows));
+  await redis
+    .multi()
+    .del(keys.user(userId), keys.userApiKeys(userId), keys.userByEmail(user.email), keys.userByName(user.username))
+    .publish(keys.authChannel(), gone)
+    .exec();
 }
 
 export async function getUser(redis: Redis, userId: string): Promise<User | undefined> {

@@ -5,6 +5,7 @@ import { Script } from "../store/script";
 import type { ApiKeyInfo, CreatedApiKey, Principal, Scope } from "./model";
 import { timingSafeEqual } from "node:crypto";
 import { hashSecret, hashSecretBytes, randomHexId, randomSecret } from "./secrets";
+import { revocationMessage } from "./revocation";
 
 const KEY_FORMAT = /^mm_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})$/;
 /** `last_used_at` is written at most this often per key, so a busy key costs no extra write per request. */
@@ -75,6 +76,8 @@ export interface ApiKeyCache {
   get(id: string): { principal: Principal; hash: Buffer } | undefined;
   set(id: string, principal: Principal, hash: Buffer, expiresAtMs: number): void;
   evict(id: string): void;
+  /** Evicts every key of an account (it was deleted). */
+  evictAccount(account: string): void;
 }
 
 export function createApiKeyCache(ttlMs: number, maxEntries = 10_000): ApiKeyCache {
@@ -95,13 +98,16 @@ export function createApiKeyCache(ttlMs: number, maxEntries = 10_000): ApiKeyCac
     evict(id) {
       entries.delete(id);
     },
+    evictAccount(account) {
+      for (const [id, entry] of entries) if (entry.principal.account === account) entries.delete(id);
+    },
   };
 }
 
 export async function revokeApiKey(redis: Redis, cache: ApiKeyCache, userId: string, keyId: string): Promise<void> {
   const owner = await redis.hget(keys.apiKey(keyId), "user_id");
   if (owner !== userId) throw notFound("API key");
-  await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).publish(keys.authChannel(), keyId).exec();
+  await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).publish(keys.authChannel(), revocationMessage({ kind: "api_key", id: keyId })).exec();
   cache.evict(keyId);
 }
 
@@ -124,6 +130,7 @@ export async function principalFromApiKey(redis: Redis, cache: ApiKeyCache, pres
   }
   const info = toInfo(row);
   const principal: Principal = { account: row.user_id, kind: "api_key", keyId: id, scopes: info.scopes, tenants: info.tenant_ids };
+  if (Number.isFinite(expiresAt)) principal.expiresAt = expiresAt;
   cache.set(id, principal, stored, expiresAt);
   return principal;
 }

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { forbidden, tooManyRequests, unauthorized } from "../errors";
 import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
-import { type RateCharge, type RateDecision, rateCharge, rateHeaders, takeRate } from "./rate-limit";
+import { type RateCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
 import type { Tokens } from "./tokens";
 
 export interface AuthDeps {
@@ -40,18 +40,16 @@ export async function authenticate(deps: AuthDeps, credentials: Credentials): Pr
     return principal;
   }
   if (credentials.bearer) {
-    const userId = await deps.tokens.verifyAccess(credentials.bearer);
-    if (!userId) throw unauthorized("Invalid or expired access token (401)");
-    return { account: userId, kind: "user", scopes: ["read", "write"], tenants: null };
+    const access = await deps.tokens.verifyAccess(deps.redis, credentials.bearer);
+    if (!access) throw unauthorized("Invalid or expired access token (401)");
+    return { account: access.account, kind: "user", scopes: ["read", "write"], tenants: null, expiresAt: access.expiresAt };
   }
   throw unauthorized("Authentication required: send Authorization: Bearer <token> or x-api-key (401)");
 }
 
-const bucketOf = (p: Principal) => (p.keyId ? `key:${p.keyId}` : `user:${p.account}`);
-
 /** `cost` requests against the caller's shared budget, for a script that charges it along with its own work. */
 export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): RateCharge {
-  return rateCharge(bucketOf(principal), deps.config.RATE_LIMIT_REQUESTS, deps.config.RATE_LIMIT_WINDOW_S, cost);
+  return rateCharge(rateBucketOf(principal), deps.config.RATE_LIMIT_REQUESTS, deps.config.RATE_LIMIT_WINDOW_S, cost);
 }
 
 /** The RateLimit-* headers of an allowed charge; throws 429 (with them and Retry-After) for a refused one. */

@@ -2,10 +2,10 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps";
 import { forbidden, notFound, tooManyRequests } from "../errors";
 import { errors, given } from "../http/schemas";
-import { getUser, registerUser, verifyLogin } from "./accounts";
+import { deleteAccount, getUser, registerUser, verifyLogin } from "./accounts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { requireAuth } from "./credentials";
-import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, LoginBody, type Principal, RefreshBody, RegisterBody, TokenPair, User } from "./model";
+import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, DeleteAccountBody, LoginBody, type Principal, RefreshBody, RegisterBody, TokenPair, User } from "./model";
 import { rateCharge, takeRate } from "./rate-limit";
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
@@ -92,6 +92,22 @@ export function authRoutes(deps: Deps) {
         return user;
       },
       { response: { 200: User, ...errors(401) }, detail: { summary: "The calling account", security: [{ bearerAuth: [] }, { apiKey: [] }] } },
+    )
+    .delete(
+      "/me",
+      async ({ principal, body, set }) => {
+        requireUser(principal);
+        await deleteAccount(redis, principal.account, body.password, deps.embedder.modelKey);
+        set.status = 204;
+      },
+      {
+        body: DeleteAccountBody,
+        response: { ...errors(400, 401, 403) },
+        detail: {
+          summary: "Delete the calling account with every message, conversation, vector and API key (confirmed by its password); its WebSockets close with 4003",
+          security: [{ bearerAuth: [] }],
+        },
+      },
     )
     .post(
       "/api-keys",

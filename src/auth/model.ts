@@ -21,6 +21,8 @@ export const LoginBody = t.Object({
   password: t.String({ maxLength: 128, examples: ["SecurePass123"] }),
 });
 
+export const DeleteAccountBody = t.Object({ password: t.String({ maxLength: 128, description: "The account's password, to confirm" }) });
+
 export const RefreshBody = t.Object({ refresh_token: t.String({ minLength: 1, maxLength: 512 }) });
 
 export const User = t.Object(
@@ -78,4 +80,6 @@ export interface Principal {
   scopes: Scope[];
   /** null = every tenant of the account */
   tenants: string[] | null;
+  /** when the credential expires (ms since the epoch); none = never */
+  expiresAt?: number;
 }

@@ -21,6 +21,9 @@ const TAKE = new Script(`${TAKE_RATE_LUA}
 return {take_rate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))}
 `);
 
+/** A caller's own rate budget: its API key's, or its account's for a user token. */
+export const rateBucketOf = (p: { account: string; keyId?: string }) => (p.keyId ? `key:${p.keyId}` : `user:${p.account}`);
+
 /** A charge against a rate budget: the key of the current window and what to take from it. */
 export interface RateCharge {
   key: string;

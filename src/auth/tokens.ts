@@ -12,10 +12,21 @@ interface JwtSigner {
   verify(token?: string, options?: { algorithms: string[] }): Promise<Record<string, unknown> | false>;
 }
 
+export interface VerifiedAccess {
+  account: string;
+  /** ms since the epoch */
+  expiresAt: number;
+}
+
 export interface Tokens {
   issue(redis: Redis, userId: string, familyId?: string): Promise<TokenPair>;
-  /** The user id of a valid access token, or undefined. Only HS256 is accepted (no `none`, no other alg). */
-  verifyAccess(token: string): Promise<string | undefined>;
+  /**
+   * The account and expiry of a valid access token whose account still exists, or undefined. Only
+   * HS256 is accepted (no `none`, no other alg).
+   */
+  verifyAccess(redis: Redis, token: string): Promise<VerifiedAccess | undefined>;
+  /** Forgets this process's verdicts on an account's tokens (the account was deleted). */
+  forgetAccount(userId: string): void;
   rotate(redis: Redis, refreshToken: string): Promise<TokenPair>;
   revoke(redis: Redis, refreshToken: string): Promise<void>;
 }
@@ -26,6 +37,7 @@ export interface Tokens {
  */
 const ROTATE = new Script(`
 if redis.call('HGET', KEYS[2], 'revoked') == '1' then return 'revoked' end
+if redis.call('EXISTS', KEYS[3]) == 0 then return 'revoked' end
 if redis.call('HGET', KEYS[1], 'used') == '1' then
   redis.call('HSET', KEYS[2], 'revoked', '1')
   return 'reused'
@@ -48,7 +60,8 @@ export function createTokens(config: Config): Tokens {
   // Access tokens this process verified, by SHA-256 of the token, until they expire. Verifying with
   // jose costs ~100 us of CPU (5x the rest of an ingest request) and a client sends the same token
   // for its whole 15 minutes. An access token cannot be revoked before it expires, so remembering
-  // the verdict changes nothing about who gets in; a changed token is a different key.
+  // the verdict changes nothing about who gets in; a changed token is a different key. Deleting an
+  // account reaches every instance on the auth channel, which calls forgetAccount.
   const verified = new Map<string, { sub: string; exp: number }>();
 
   async function loadRefresh(redis: Redis, token: string) {
@@ -74,23 +87,32 @@ export function createTokens(config: Config): Tokens {
         .exec();
       return { access_token: access, refresh_token: `rt_${id}.${secret}`, token_type: "bearer", expires_in: config.ACCESS_TOKEN_TTL_S };
     },
-    async verifyAccess(token) {
+    async verifyAccess(redis, token) {
       const key = hashSecret(token);
       const hit = verified.get(key);
       if (hit) {
-        if (hit.exp * 1000 > Date.now()) return hit.sub;
+        if (hit.exp * 1000 > Date.now()) return { account: hit.sub, expiresAt: hit.exp * 1000 };
         verified.delete(key);
       }
       const payload = await signer.verify(token, { algorithms: ["HS256"] });
       if (!payload || payload.typ !== "access" || typeof payload.sub !== "string" || typeof payload.exp !== "number") return undefined;
+      // A deleted account's tokens stop working at once, not when they expire.
+      if ((await redis.exists(keys.user(payload.sub))) === 0) return undefined;
       if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value as string);
       verified.set(key, { sub: payload.sub, exp: payload.exp });
-      return payload.sub;
+      return { account: payload.sub, expiresAt: payload.exp * 1000 };
+    },
+    forgetAccount(userId) {
+      for (const [key, entry] of verified) if (entry.sub === userId) verified.delete(key);
     },
     async rotate(redis, refreshToken) {
       const found = await loadRefresh(redis, refreshToken);
       if (!found) throw unauthorized("Invalid or expired refresh token (401)");
-      const result = await ROTATE.run<string>(redis, [keys.refreshToken(found.id), keys.refreshFamily(found.row.family)], []);
+      const result = await ROTATE.run<string>(
+        redis,
+        [keys.refreshToken(found.id), keys.refreshFamily(found.row.family), keys.user(found.row.user_id)],
+        [],
+      );
       if (result === "reused") throw unauthorized("Refresh token was already used; all sessions of this login are revoked (401)");
       if (result !== "ok") throw unauthorized("Refresh token was revoked (401)");
       return tokens.issue(redis, found.row.user_id, found.row.family);

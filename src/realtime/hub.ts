@@ -1,13 +1,18 @@
 import type { Redis } from "ioredis";
+import { parseRevocation, type Revocation } from "../auth/revocation";
 import type { Logger } from "../log";
 import { keys } from "../store/keys";
 import { closeRedis, createRedis } from "../store/redis";
-import type { Envelope } from "./model";
+import { CLOSE_CODES, type Envelope } from "./model";
 
 export interface Subscriber {
   account: string;
   tenant: string;
   conversation?: string;
+  /** the API key the socket was opened with, if any */
+  keyId?: string;
+  /** when the credential it was opened with expires (ms since the epoch) */
+  expiresAt?: number;
   send(data: string): number;
   close(code: number, reason: string): void;
 }
@@ -20,19 +25,54 @@ export interface Realtime {
   close(code?: number, reason?: string): Promise<void>;
 }
 
+/** Timers cannot be set further out than ~24.8 days; a socket open that long is re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * One Redis subscriber per API instance, whatever the number of sockets: every event published by
  * any process reaches every instance, which hands it to its own sockets of that account and tenant.
- * The same connection hears API-key revocations and passes them to `onKeyRevoked`.
+ * A socket lives no longer than what authorised it: the same connection hears revocations (an API
+ * key revoked, an account deleted), passes them to `onRevoked` and closes the sockets they
+ * authorised; a socket is closed when its credential expires.
  */
-export async function createRealtime(redisUrl: string, log: Logger, onKeyRevoked?: (keyId: string) => void): Promise<Realtime> {
+export async function createRealtime(redisUrl: string, log: Logger, onRevoked?: (revocation: Revocation) => void): Promise<Realtime> {
   const subscriber: Redis = createRedis(redisUrl, "subscriber", log);
   const rooms = new Map<string, Set<Subscriber>>();
+  const expiries = new Map<Subscriber, ReturnType<typeof setTimeout>>();
   const room = (account: string, tenant: string) => `${account}\n${tenant}`;
   const authChannel = keys.authChannel();
+  let count = 0;
+
+  const closeWhere = (match: (sub: Subscriber) => boolean, code: number, reason: string) => {
+    for (const set of [...rooms.values()]) for (const sub of [...set]) if (match(sub)) drop(sub, code, reason);
+  };
+  const revoke = (revocation: Revocation) => {
+    onRevoked?.(revocation);
+    if (revocation.kind === "api_key") closeWhere((s) => s.keyId === revocation.id, CLOSE_CODES.revoked, "API key revoked");
+    else closeWhere((s) => s.account === revocation.id, CLOSE_CODES.accountDeleted, "account deleted");
+  };
+  const armExpiry = (sub: Subscriber) => {
+    if (sub.expiresAt === undefined) return;
+    const left = sub.expiresAt - Date.now();
+    if (left <= 0) return drop(sub, CLOSE_CODES.expired, "credential expired");
+    expiries.set(sub, setTimeout(() => (left > MAX_TIMER_MS ? armExpiry(sub) : drop(sub, CLOSE_CODES.expired, "credential expired")), Math.min(left, MAX_TIMER_MS)));
+  };
+  const forget = (sub: Subscriber): boolean => {
+    clearTimeout(expiries.get(sub));
+    expiries.delete(sub);
+    const key = room(sub.account, sub.tenant);
+    const set = rooms.get(key);
+    const had = set?.delete(sub) ?? false;
+    if (set && set.size === 0) rooms.delete(key);
+    return had;
+  };
+  const drop = (sub: Subscriber, code: number, reason: string) => {
+    if (forget(sub)) count--;
+    sub.close(code, reason);
+  };
 
   subscriber.on("message", (channel: string, raw: string) => {
-    if (channel === authChannel) return void onKeyRevoked?.(raw);
+    if (channel === authChannel) return revoke(parseRevocation(raw));
     let envelope: Envelope;
     try {
       envelope = JSON.parse(raw) as Envelope;
@@ -49,7 +89,6 @@ export async function createRealtime(redisUrl: string, log: Logger, onKeyRevoked
   });
   await subscriber.subscribe(keys.eventsChannel(), authChannel);
 
-  let count = 0;
   return {
     add(sub) {
       const key = room(sub.account, sub.tenant);
@@ -57,20 +96,16 @@ export async function createRealtime(redisUrl: string, log: Logger, onKeyRevoked
       set.add(sub);
       rooms.set(key, set);
       count++;
+      armExpiry(sub);
     },
     remove(sub) {
-      const key = room(sub.account, sub.tenant);
-      const set = rooms.get(key);
-      if (set?.delete(sub)) count--;
-      if (set && set.size === 0) rooms.delete(key);
+      if (forget(sub)) count--;
     },
     get connections() {
       return count;
     },
     async close(code = 1001, reason = "server shutting down") {
-      for (const set of rooms.values()) for (const sub of set) sub.close(code, reason);
-      rooms.clear();
-      count = 0;
+      closeWhere(() => true, code, reason);
       await closeRedis(subscriber);
     },
   };

@@ -31,6 +31,8 @@ export function realtimeRoutes(deps: Deps, realtime: Realtime) {
           account: principal.account,
           tenant: params.tenant_id,
           conversation: query.conversation_id,
+          keyId: principal.keyId,
+          expiresAt: principal.expiresAt,
           send: (data) => ws.send(data),
           close: (code, reason) => ws.close(code, reason),
         };

@@ -16,6 +16,9 @@ const enc = (part: string) => {
 
 export const PREFIX = "mm:";
 
+/** A literal string as a SCAN / KEYS pattern. */
+export const globEscape = (literal: string) => literal.replace(/[*?[\]\\]/g, "\\$&");
+
 export const keys = {
   user: (userId: string) => `mm:user:${userId}`,
   userByEmail: (email: string) => `mm:user-email:${enc(email.toLowerCase())}`,
@@ -25,6 +28,8 @@ export const keys = {
   refreshToken: (tokenId: string) => `mm:refresh:${tokenId}`,
   refreshFamily: (familyId: string) => `mm:refresh-family:${familyId}`,
   rateLimit: (bucket: string, window: number) => `mm:rate:${bucket}:${window}`,
+  /** SCAN pattern of every window of a rate bucket. */
+  rateLimitWindows: (bucket: string) => `mm:rate:${globEscape(bucket)}:*`,
 
   message: (account: string, messageId: string) => `mm:msg:${account}:${enc(messageId)}`,
   tenants: (account: string) => `mm:tenants:${account}`,
@@ -52,6 +57,21 @@ export const keys = {
     `mm:vec:${model}:${account}:${enc(tenant)}:${enc(messageId)}`,
   /** Exact engine: one HASH per tenant, field = message id, value = packed filters + vector. */
   exactVectors: (model: string, account: string, tenant: string) => `mm:vecx:${model}:${account}:${enc(tenant)}`,
+
+  /**
+   * SCAN patterns that together match every data key of an account: messages, conversations and
+   * vectors of `model` (the account id is ours, so no other account's key can match).
+   */
+  accountDataPatterns: (account: string, model: string) => [
+    `mm:msg:${account}:*`,
+    `mm:tenants:${account}`,
+    `mm:conv:${account}:*`,
+    `mm:convs:${account}:*`,
+    `mm:conv-tenants:${account}:*`,
+    `mm:conv-msgs:${account}:*`,
+    `${globEscape(`mm:vec:${model}:${account}:`)}*`,
+    `${globEscape(`mm:vecx:${model}:${account}:`)}*`,
+  ],
 
   /** The one pub/sub channel workers and API instances publish message events on. */
   eventsChannel: () => "mm:events",

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from "bun:test";
 import { createApp } from "../../src/app";
+import { forgetRevoked } from "../../src/auth/revocation";
 import { type Config, loadConfig } from "../../src/config";
 import { closeDeps, createDeps, type Deps } from "../../src/deps";
 import { createLogger } from "../../src/log";
@@ -48,7 +49,7 @@ export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; re
     h.redisUrl = redis.url;
     const config = testConfig(redis.url, env);
     h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
-    if (options.realtime) h.realtime = await createRealtime(redis.url, h.deps.log, (keyId) => h.deps.apiKeys.evict(keyId));
+    if (options.realtime) h.realtime = await createRealtime(redis.url, h.deps.log, (revocation) => forgetRevoked(h.deps, revocation));
     h.app = createApp(h.deps, h.realtime);
     if (options.worker) h.worker = startIndexingWorker(h.deps);
   }, 60_000);

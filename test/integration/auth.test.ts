@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
+import { forgetRevoked } from "../../src/auth/revocation";
 import { DEV_JWT_SECRET } from "../../src/config";
 import { closeDeps, createDeps } from "../../src/deps";
 import { createRealtime } from "../../src/realtime/hub";
@@ -165,7 +166,7 @@ describe("API key cache", () => {
     const { createApp } = await import("../../src/app");
     const config = { ...h.deps.config, API_KEY_CACHE_MS: 60_000 };
     const depsB = await createDeps(config, { log: h.deps.log, embedder: h.deps.embedder });
-    const hubB = await createRealtime(h.redisUrl, h.deps.log, (keyId) => depsB.apiKeys.evict(keyId));
+    const hubB = await createRealtime(h.redisUrl, h.deps.log, (revocation) => forgetRevoked(depsB, revocation));
     h.cleanup(() => closeDeps(depsB));
     h.cleanup(() => hubB.close());
     const appB = createApp(depsB, hubB);
