@@ -1,12 +1,12 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps";
-import { forbidden, notFound, tooManyRequests } from "../errors";
+import { forbidden, notFound } from "../errors";
 import { errors, given } from "../http/schemas";
 import { deleteAccount, getUser, registerUser, verifyLogin } from "./accounts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { requireAuth } from "./credentials";
 import { ApiKeyList, CreateApiKeyBody, CreatedApiKey, DeleteAccountBody, LoginBody, type Principal, RefreshBody, RegisterBody, TokenPair, User } from "./model";
-import { rateCharge, takeRate } from "./rate-limit";
+import { checkLoginAllowed, checkRegisterAllowed, recordLogin } from "./login-limits";
 
 type Server = { requestIP(r: Request): { address: string } | null } | null;
 
@@ -29,31 +29,13 @@ function requireUser(principal: Principal): void {
   if (principal.kind !== "user") throw forbidden("API keys are managed with a logged-in user's access token");
 }
 
-/**
- * Login and register are limited against password guessing: tightly per client address, loosely per
- * email. Someone guessing a password from one address is stopped by their address's limit and
- * does not lock the real owner, signing in from elsewhere, out of the account; guessing from many
- * addresses at once still meets the per-email limit.
- */
-async function limitAuthAttempt(deps: Deps, address: string, email: string): Promise<void> {
-  const { AUTH_RATE_LIMIT, AUTH_EMAIL_RATE_LIMIT, AUTH_RATE_WINDOW_S: window } = deps.config;
-  const buckets: [string, number][] = [
-    [`auth-ip:${address}`, AUTH_RATE_LIMIT],
-    [`auth-email:${email.trim().toLowerCase()}`, AUTH_EMAIL_RATE_LIMIT],
-  ];
-  for (const [bucket, limit] of buckets) {
-    const decision = await takeRate(deps.redis, rateCharge(bucket, limit, window));
-    if (!decision.allowed) throw tooManyRequests(decision.resetS, "Too many attempts; retry later (429)");
-  }
-}
-
 export function authRoutes(deps: Deps) {
   const { redis, tokens } = deps;
   const open = new Elysia({ prefix: "/v1/auth", tags: ["Auth"] })
     .post(
       "/register",
       async ({ body, request, server, set }) => {
-        await limitAuthAttempt(deps, clientAddress(deps, request, server as Server), body.email);
+        await checkRegisterAllowed(redis, deps.config, clientAddress(deps, request, server as Server));
         set.status = 201;
         return registerUser(redis, body);
       },
@@ -62,8 +44,13 @@ export function authRoutes(deps: Deps) {
     .post(
       "/login",
       async ({ body, request, server }) => {
-        await limitAuthAttempt(deps, clientAddress(deps, request, server as Server), body.email);
-        const user = await verifyLogin(redis, body.email, body.password);
+        const address = clientAddress(deps, request, server as Server);
+        await checkLoginAllowed(redis, deps.config, body.email, address);
+        const user = await verifyLogin(redis, body.email, body.password).catch(async (error) => {
+          await recordLogin(redis, deps.config, body.email, address, false);
+          throw error;
+        });
+        await recordLogin(redis, deps.config, body.email, address, true);
         return tokens.issue(redis, user.id);
       },
       { body: LoginBody, response: { 200: TokenPair, ...errors(400, 401, 429) }, detail: { summary: "Exchange email and password for tokens" } },

@@ -27,6 +27,8 @@ export const keys = {
   apiKey: (keyId: string) => `mm:api-key:${keyId}`,
   refreshToken: (tokenId: string) => `mm:refresh:${tokenId}`,
   refreshFamily: (familyId: string) => `mm:refresh-family:${familyId}`,
+  /** HASH {failures, until}: wrong passwords for an email from one address, and the backoff they earned. */
+  loginFailures: (email: string, address: string) => `mm:login-fail:${enc(email.trim().toLowerCase())}:${enc(address)}`,
   rateLimit: (bucket: string, window: number) => `mm:rate:${bucket}:${window}`,
   /** SCAN pattern of every window of a rate bucket. */
   rateLimitWindows: (bucket: string) => `mm:rate:${globEscape(bucket)}:*`,
