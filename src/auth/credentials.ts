@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config";
-import { forbidden, tooManyRequests, unauthorized } from "../errors";
+import { AppError, forbidden, tooManyRequests, unauthorized } from "../errors";
 import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
 import { type RateCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
@@ -81,6 +81,23 @@ export function requireAuth(deps: AuthDeps, options: { charge?: boolean } = {}) 
     if (charge) Object.assign(set.headers, await chargeRate(deps, principal));
     return { principal, chargePending: !charge };
   };
+}
+
+/** What writing `messages` costs, in requests: one per RATE_LIMIT_BATCH_UNIT started, as a batch. */
+export const messagesCost = (config: Config, messages: number) => Math.ceil(messages / config.RATE_LIMIT_BATCH_UNIT);
+
+/**
+ * Charges the messages a bulk operation (a reindex) is about to queue, on top of its request: 429
+ * when the budget cannot cover them now; 400 `too_large_for_rate_limit` when it never could.
+ */
+export async function chargeMessages(deps: AuthDeps, principal: Principal, messages: number): Promise<Record<string, string>> {
+  const cost = messagesCost(deps.config, messages);
+  if (cost === 0) return {};
+  const limit = deps.config.RATE_LIMIT_REQUESTS;
+  if (cost > limit) {
+    throw new AppError(400, "too_large_for_rate_limit", `Queueing ${messages} messages costs ${cost} requests, more than the whole rate budget (${limit} a window)`, { messages, cost, limit });
+  }
+  return chargeRate(deps, principal, cost);
 }
 
 /** Charges (without waiting) a request refused before its route could charge it itself (see requireAuth). */

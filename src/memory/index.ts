@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { assertTenant, requireAuth } from "../auth/credentials";
+import { assertTenant, chargeMessages, requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { errors, refuseNonObjectMetadata, security } from "../http/schemas";
 import { ReindexBody, ReindexResponse, SearchBody, SearchQuery, SearchResponse } from "./model";
@@ -35,13 +35,20 @@ export function memoryRoutes(deps: Deps) {
       "/reindex",
       async ({ principal, body, set }) => {
         assertTenant(principal, body.tenant_id, "write");
+        const charge = async (messages: number) => void Object.assign(set.headers, await chargeMessages(deps, principal, messages));
+        const queued = await reindexTenant(deps, principal.account, body.tenant_id, body.mode ?? "failed", { charge });
         set.status = 202;
-        return { queued: await reindexTenant(deps, principal.account, body.tenant_id, body.mode ?? "failed") };
+        return { queued };
       },
       {
         body: ReindexBody,
-        response: { 202: ReindexResponse, ...errors(400, 401, 403) },
-        detail: { summary: "Queue a tenant's failed, pending or all messages for indexing again", security },
+        response: { 202: ReindexResponse, ...errors(400, 401, 403, 409, 429) },
+        detail: {
+          summary: "Queue a tenant's failed, pending or all messages for indexing again",
+          description:
+            "Costs 1 request plus 1 per RATE_LIMIT_BATCH_UNIT messages queued (started), charged before anything is queued: 429 when the budget cannot cover it now, 400 `too_large_for_rate_limit` when it never could (operators: `bun run reindex`). One reindex per tenant at a time: 409 `reindex_running` until the previous one's messages have been processed.",
+          security,
+        },
       },
     );
 }

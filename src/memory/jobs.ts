@@ -4,10 +4,10 @@ import { chunk, indexJobOptions, newJobId } from "../store/queue";
 
 /**
  * Queues indexing jobs of at most EMBED_BATCH_SIZE ids per account, recording each message's job
- * id first (the outbox sweeper checks that job before queueing a message again). Returns how many
- * messages were queued.
+ * id first (the outbox sweeper checks that job before queueing a message again). Returns the ids of
+ * the jobs queued.
  */
-export async function queueIndexJobs(deps: Deps, groups: { account: string; ids: string[] }[], force = false): Promise<number> {
+export async function queueIndexJobs(deps: Deps, groups: { account: string; ids: string[] }[], force = false): Promise<string[]> {
   const marks = deps.redis.pipeline();
   const jobs = [];
   for (const { account, ids } of groups) {
@@ -17,8 +17,8 @@ export async function queueIndexJobs(deps: Deps, groups: { account: string; ids:
       jobs.push({ name: "index", data: { account, ids: part, ...(force ? { force } : {}) }, opts: { ...indexJobOptions(deps.config), jobId } });
     }
   }
-  if (jobs.length === 0) return 0;
+  if (jobs.length === 0) return [];
   await marks.exec();
   await deps.queue.addBulk(jobs);
-  return groups.reduce((n, g) => n + g.ids.length, 0);
+  return jobs.map((job) => job.opts.jobId);
 }

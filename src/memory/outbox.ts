@@ -42,7 +42,8 @@ export async function sweepOutbox(deps: Deps, workerId: string): Promise<number>
     const state = oldJobId ? await queue.getJobState(oldJobId) : "unknown";
     if (!LIVE_STATES.has(state)) lost.push(entry);
   }
-  const requeued = await queueIndexJobs(deps, lost);
+  await queueIndexJobs(deps, lost);
+  const requeued = lost.reduce((n, entry) => n + entry.ids.length, 0);
   // Scores stay the accept time (the index-lag metric reads the oldest); entries whose job is
   // alive are looked at again next time, and they leave the outbox as they get indexed.
   if (requeued > 0) deps.log.warn({ requeued }, "outbox: queued messages whose job was missing");

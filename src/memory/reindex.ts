@@ -1,38 +1,102 @@
 import type { Deps } from "../deps";
+import { conflict } from "../errors";
 import { keys, outboxMember } from "../store/keys";
 import { chunk } from "../store/queue";
 import { queueIndexJobs } from "./jobs";
 
 export type ReindexMode = "failed" | "pending" | "all";
 
+/** A job in one of these states has yet to run (or is running). */
+const LIVE_JOB_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
+/** How long a reindex's claim on its tenant lasts at most: its walk, then its jobs until they have run. */
+const WALK_CLAIM_MS = 10 * 60_000;
+const JOBS_CLAIM_MS = 24 * 3_600_000;
+
+interface Claim {
+  started_at: string;
+  queued?: number;
+  job_ids?: string[];
+}
+
+export interface ReindexOptions {
+  /** Called with the number of messages selected, before any is queued; throws to queue none. */
+  charge?: (messages: number) => Promise<void>;
+}
+
 /**
  * Queues a tenant's messages again: `failed` ones (retry), `pending` ones (stuck), or `all`
  * (re-embed everything, e.g. after a model change). Walks the tenant's conversations, never the
- * keyspace.
+ * keyspace. One reindex runs per tenant at a time: from its walk until its jobs have run, another
+ * is refused with 409 `reindex_running`.
  */
-export async function reindexTenant(deps: Deps, account: string, tenant: string, mode: ReindexMode): Promise<number> {
+export async function reindexTenant(deps: Deps, account: string, tenant: string, mode: ReindexMode, options: ReindexOptions = {}): Promise<number> {
+  const { redis } = deps;
+  const claimKey = keys.reindexClaim(account, tenant);
+  await claimTenant(deps, claimKey);
+  try {
+    const selected = await selectMessages(deps, account, tenant, mode);
+    await options.charge?.(selected.length);
+    const jobIds: string[] = [];
+    for (const ids of chunk(selected, 500)) {
+      const multi = redis.multi();
+      for (const id of ids) {
+        // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
+        multi.hset(keys.message(account, id), "status", "pending");
+        multi.hdel(keys.message(account, id), "error");
+        multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
+      }
+      await multi.exec();
+      jobIds.push(...(await queueIndexJobs(deps, [{ account, ids }], mode === "all")));
+    }
+    if (jobIds.length === 0) await redis.del(claimKey);
+    else {
+      const claim: Claim = { started_at: new Date().toISOString(), queued: selected.length, job_ids: jobIds };
+      await redis.set(claimKey, JSON.stringify(claim), "PX", JOBS_CLAIM_MS);
+    }
+    return selected.length;
+  } catch (error) {
+    await redis.del(claimKey).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Takes the tenant's reindex claim, or throws 409 while another reindex of it is walking or its jobs wait. */
+async function claimTenant(deps: Deps, claimKey: string): Promise<void> {
+  const { redis } = deps;
+  const mine = JSON.stringify({ started_at: new Date().toISOString() } satisfies Claim);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if ((await redis.set(claimKey, mine, "PX", WALK_CLAIM_MS, "NX")) === "OK") return;
+    const held = await redis.get(claimKey);
+    if (held === null) continue;
+    const claim = JSON.parse(held) as Claim;
+    const states = await Promise.all((claim.job_ids ?? []).map((id) => deps.queue.getJobState(id)));
+    const waiting = states.filter((s) => LIVE_JOB_STATES.has(s)).length;
+    // A walk in progress, or jobs yet to run: refuse. Otherwise the last reindex is over.
+    if (!claim.job_ids || waiting > 0) {
+      throw conflict("reindex_running", "A reindex of this tenant is still running; retry when its messages are indexed", {
+        started_at: claim.started_at,
+        queued: claim.queued ?? null,
+        jobs_waiting: claim.job_ids ? waiting : null,
+      });
+    }
+    // Compare-and-delete, so a claim taken meanwhile by another request is left alone.
+    await redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, claimKey, held);
+  }
+  throw conflict("reindex_running", "A reindex of this tenant is starting; retry shortly");
+}
+
+async function selectMessages(deps: Deps, account: string, tenant: string, mode: ReindexMode): Promise<string[]> {
   const { redis } = deps;
   const conversations = await redis.zrange(keys.conversations(account, tenant), "0", "-1");
-  let queued = 0;
+  const selected: string[] = [];
   for (const conversation of conversations) {
     const ids = await redis.zrange(keys.conversationMessages(account, tenant, conversation), "0", "-1");
-    const selected: string[] = [];
     for (const part of chunk(ids, 500)) {
       const statuses = await Promise.all(part.map((id) => redis.hget(keys.message(account, id), "status")));
       part.forEach((id, i) => {
         if (statuses[i] && (mode === "all" || statuses[i] === mode)) selected.push(id);
       });
     }
-    if (selected.length === 0) continue;
-    const multi = redis.multi();
-    for (const id of selected) {
-      // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
-      multi.hset(keys.message(account, id), "status", "pending");
-      multi.hdel(keys.message(account, id), "error");
-      multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
-    }
-    await multi.exec();
-    queued += await queueIndexJobs(deps, [{ account, ids: selected }], mode === "all");
   }
-  return queued;
+  return selected;
 }

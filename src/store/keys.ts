@@ -44,6 +44,8 @@ export const keys = {
   /** ZSET of a conversation's message ids in order. */
   conversationMessages: (account: string, tenant: string, conversation: string) =>
     `mm:conv-msgs:${account}:${enc(tenant)}:${enc(conversation)}`,
+  /** A tenant's running reindex (JSON: when it started, its job ids), so only one runs at a time. */
+  reindexClaim: (account: string, tenant: string) => `mm:reindex:${account}:${enc(tenant)}`,
   /** ZSET of `account:messageId` accepted but not yet indexed or failed, scored by enqueue time. */
   outbox: () => "mm:outbox",
   /** LIST of `account:messageId` accepted and not yet turned into a job by a worker's dispatcher. */
@@ -71,6 +73,7 @@ export const keys = {
     `mm:convs:${account}:*`,
     `mm:conv-tenants:${account}:*`,
     `mm:conv-msgs:${account}:*`,
+    `mm:reindex:${account}:*`,
     `${globEscape(`mm:vec:${model}:${account}:`)}*`,
     `${globEscape(`mm:vecx:${model}:${account}:`)}*`,
   ],
