@@ -13,5 +13,6 @@ COPY src ./src
 COPY workers ./workers
 USER bun
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD bun -e "fetch('http://127.0.0.1:8000/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+# No HEALTHCHECK here: the image runs both roles and each is checked differently (the API on
+# PORT /ready, a worker on WORKER_METRICS_PORT /health); docker-compose.yml sets both.
 CMD ["bun", "run", "src/main.ts"]

@@ -77,7 +77,7 @@ export const ConfigSchema = t.Object({
   OUTBOX_REDRIVE_MS: Int(15_000, 1000, 3_600_000, "Age after which an unqueued message is queued again"),
   WS_HEARTBEAT_MS: Int(30_000, 1000, 600_000, "WebSocket ping interval; a socket silent for two is closed"),
   WS_MAX_BUFFER_BYTES: Int(1_048_576, 1024, 1_073_741_824, "Unsent bytes after which a slow socket is closed"),
-  WORKER_METRICS_PORT: Int(9091, 0, 65535, "Port of a worker's /metrics (0 = off)"),
+  WORKER_METRICS_PORT: Int(9091, 0, 65535, "Port of a worker's /metrics and /health (0 = off)"),
   API_METRICS_PORT: Int(9090, 0, 65535, "Port of the API's /metrics on a listener of its own, for a private network (0 = off)"),
   METRICS_TOKEN: t.String({ default: "", description: "Bearer token that opens GET /metrics on the public API port too (empty = not served there)" }),
   SHUTDOWN_TIMEOUT_MS: Int(15_000, 100, 600_000, "Longest graceful shutdown"),

@@ -8,17 +8,37 @@ export async function metricsResponse(metrics: { registry: Registry }): Promise<
   return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
 }
 
+/** A process's own health, as its `/health` answers it: 200 when `status` is "ok", 503 otherwise. */
+export interface ProcessHealth {
+  status: "ok" | "unavailable";
+}
+
 /**
  * Serves `GET /metrics` on a listener of its own (for a private network), as the API and workers
- * do. A busy port is logged and leaves metrics off rather than stopping the process.
+ * do, and `GET /health` when `health` is given (workers: their container healthcheck). A busy port
+ * is logged and leaves the listener off rather than stopping the process.
  */
-export function serveMetrics(metrics: { registry: Registry }, hostname: string, port: number, log: Logger): ReturnType<typeof Bun.serve> | undefined {
+export function serveMetrics(
+  metrics: { registry: Registry },
+  hostname: string,
+  port: number,
+  log: Logger,
+  health?: () => Promise<ProcessHealth>,
+): ReturnType<typeof Bun.serve> | undefined {
   if (!port) return undefined;
   try {
     return Bun.serve({
       hostname,
       port,
-      fetch: (request) => (new URL(request.url).pathname === "/metrics" ? metricsResponse(metrics) : new Response("not found", { status: 404 })),
+      fetch: async (request) => {
+        const path = new URL(request.url).pathname;
+        if (path === "/metrics") return metricsResponse(metrics);
+        if (path === "/health" && health) {
+          const state = await health();
+          return Response.json(state, { status: state.status === "ok" ? 200 : 503 });
+        }
+        return new Response("not found", { status: 404 });
+      },
     });
   } catch (error) {
     log.warn({ port, err: (error as Error).message }, "metrics port busy; metrics listener off");

@@ -30,7 +30,7 @@ async function main() {
         if (!ok) metrics.embedErrors.inc();
       },
     });
-    metricsServer = serveMetrics(metrics, config.HOST, config.WORKER_METRICS_PORT, log);
+    metricsServer = serveMetrics(metrics, config.HOST, config.WORKER_METRICS_PORT, log, indexing.health);
     log.info({ engine: deps.vectors.engine, model: deps.embedder.modelKey, batch: config.EMBED_BATCH_SIZE, metricsPort: metricsServer?.port }, "indexing worker started");
   } catch (error) {
     failStart(log, error);

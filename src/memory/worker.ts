@@ -1,10 +1,11 @@
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Deps } from "../deps";
+import type { ProcessHealth } from "../metrics";
 import { EmbedderError } from "../store/embeddings";
 import { keys, QUEUE_INDEX } from "../store/keys";
 import { backoffDelay, type IndexJobData } from "../store/queue";
-import { createRedis } from "../store/redis";
+import { answersPing, createRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
 import { startDispatcher } from "./dispatcher";
@@ -12,7 +13,21 @@ import { sweepOutbox } from "./outbox";
 
 export interface IndexingWorker {
   close(): Promise<void>;
+  /** What the worker's `/health` answers (see `workerHealth`). */
+  health(): Promise<WorkerHealth>;
   worker: Worker<IndexJobData>;
+}
+
+export interface WorkerHealth extends ProcessHealth {
+  worker: boolean;
+  redis: boolean;
+}
+
+/** Healthy while the BullMQ worker takes jobs (started, not closed) and Redis answers. */
+export async function workerHealth(worker: Worker, redis: Redis): Promise<WorkerHealth> {
+  const running = worker.isRunning();
+  const reachable = await answersPing(redis);
+  return { status: running && reachable ? "ok" : "unavailable", worker: running, redis: reachable };
 }
 
 export interface IndexingHooks {
@@ -85,6 +100,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
 
   return {
     worker,
+    health: () => workerHealth(worker, deps.redis),
     async close() {
       clearInterval(sweeper);
       await dispatcher.close();

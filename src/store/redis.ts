@@ -57,6 +57,14 @@ export async function waitReady(client: Redis, timeoutMs = 10_000): Promise<void
   });
 }
 
+/** Whether Redis answers PING; a fail-fast (request) client answers false at once while disconnected. */
+export function answersPing(client: Redis): Promise<boolean> {
+  return client.ping().then(
+    (reply) => reply === "PONG",
+    () => false,
+  );
+}
+
 /** Closes a client politely, falling back to a hard disconnect if Redis is gone. */
 export async function closeRedis(client: Redis): Promise<void> {
   if (client.status === "end") return;

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps";
+import { answersPing } from "../store/redis";
 
 const Health = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
 const Ready = t.Object(
@@ -19,10 +20,7 @@ const Ready = t.Object(
 );
 
 async function readiness(deps: Deps) {
-  const redis = await deps.redis.ping().then(
-    (r) => r === "PONG",
-    () => false,
-  );
+  const redis = await answersPing(deps.redis);
   const queue = redis && (await deps.queue.getWaitingCount().then(() => true, () => false));
   return {
     status: redis && queue ? ("ready" as const) : ("unavailable" as const),
