@@ -41,6 +41,7 @@ export const ConfigSchema = t.Object({
   MAX_BATCH_MESSAGES: Int(1000, 1, 1000, "Most messages in one batch request"),
   RATE_LIMIT_REQUESTS: Int(1200, 1, 10_000_000, "Requests per window per credential"),
   RATE_LIMIT_WINDOW_S: Int(60, 1, 86_400, "Rate limit window"),
+  ACCOUNT_RATE_LIMIT_REQUESTS: Int(6000, 1, 100_000_000, "Requests per window per account, all its credentials together"),
   RATE_LIMIT_BATCH_UNIT: Int(50, 1, 10_000, "A batch costs 1 + floor(messages / this) requests"),
   API_KEY_CACHE_MS: Int(2000, 0, 60_000, "How long an API instance trusts a verified API key without asking Redis (0 = always ask)"),
   MAX_API_KEYS_PER_USER: Int(25, 1, 10_000, "API keys one account may hold at once (each has its own rate budget)"),

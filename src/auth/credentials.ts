@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { AppError, forbidden, tooManyRequests, unauthorized } from "../errors";
 import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
-import { type RateCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
+import { type CallerCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
 import type { Tokens } from "./tokens";
 
 export interface AuthDeps {
@@ -47,9 +47,13 @@ export async function authenticate(deps: AuthDeps, credentials: Credentials): Pr
   throw unauthorized("Authentication required: send Authorization: Bearer <token> or x-api-key (401)");
 }
 
-/** `cost` requests against the caller's shared budget, for a script that charges it along with its own work. */
-export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): RateCharge {
-  return rateCharge(rateBucketOf(principal), deps.config.RATE_LIMIT_REQUESTS, deps.config.RATE_LIMIT_WINDOW_S, cost);
+/** `cost` requests against the caller's budget and its account's, for a script that charges it along with its own work. */
+export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): CallerCharge {
+  const { RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, ACCOUNT_RATE_LIMIT_REQUESTS } = deps.config;
+  const charge = rateCharge(rateBucketOf(principal), RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
+  // Every credential of an account also draws on the account's budget, so more keys are not more throughput.
+  const account = rateCharge(`account:${principal.account}`, ACCOUNT_RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
+  return { ...charge, also: { key: account.key, limit: account.limit } };
 }
 
 /** The RateLimit-* headers of an allowed charge; throws 429 (with them and Retry-After) for a refused one. */

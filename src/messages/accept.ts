@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { assertTenant, callerCharge, settleRate } from "../auth/credentials";
 import type { Principal } from "../auth/model";
-import { type RateCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-limit";
+import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-limit";
 import type { Deps } from "../deps";
 import { conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
@@ -23,10 +23,10 @@ export const CREATED_AT_SKEW_MS = 5 * 60_000;
  * already exists with the same content is a retry (left as is); with other content it is a
  * conflict and nothing is written. A conversation's tenant sets are written when the
  * conversation is created (here or by the conversations API; deleting it removes both at once).
- * Returns {1, used, stored...} with 1 (stored) or 0 (already there) per message,
- * {-1, used, index} on a conflict, {-2, used} past the rate limit.
- * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch.
- * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, 13 per message (the 11th
+ * Returns {1, used, limit, stored...} with 1 (stored) or 0 (already there) per message,
+ * {-1, used, limit, index} on a conflict, {-2, used, limit} past the rate limit (see take_rates).
+ * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch, account rate.
+ * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, account limit, 13 per message (the 11th
  * is '1' when the id came from the client, the only case in which it can already exist; the last
  * two are the message's created_at as ISO and ms, the time of acceptance unless the client gave one).
  * A message's position in its conversation is created_ms * 1000 + its index in the request, so
@@ -37,24 +37,24 @@ local n = tonumber(ARGV[1])
 local now = ARGV[2]
 local created_at = ARGV[3]
 local channel = ARGV[4]
-local allowed, used = take_rate(KEYS[3], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-if allowed == 0 then return {-2, used} end
+local allowed, used, limit = take_rates(KEYS[3], tonumber(ARGV[6]), KEYS[6 + n * ${KEYS_PER_MESSAGE}], tonumber(ARGV[8]), tonumber(ARGV[5]), tonumber(ARGV[7]))
+if allowed == 0 then return {-2, used, limit} end
 local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
-  local a = 8 + i * ${ARGS_PER_MESSAGE}
+  local a = 9 + i * ${ARGS_PER_MESSAGE}
   if ARGV[a + 10] == '1' then
     local fp = redis.call('HGET', KEYS[4 + i * ${KEYS_PER_MESSAGE}], 'fp')
-    if fp and fp ~= ARGV[a + 7] then return {-1, used, i} end
+    if fp and fp ~= ARGV[a + 7] then return {-1, used, limit, i} end
     exists[i] = fp
   end
 end
-local result = {1, used}
+local result = {1, used, limit}
 local stored = 0
 for i = 0, n - 1 do
   local k = 4 + i * ${KEYS_PER_MESSAGE}
-  local a = 8 + i * ${ARGS_PER_MESSAGE}
+  local a = 9 + i * ${ARGS_PER_MESSAGE}
   if exists[i] then
     result[#result + 1] = 0
   else
@@ -152,9 +152,9 @@ function prepare(account: string, inputs: MessageInput[], now: number, acceptedA
   });
 }
 
-async function store(redis: Redis, account: string, prepared: Prepared[], now: number, createdAt: string, rate: RateCharge) {
+async function store(redis: Redis, account: string, prepared: Prepared[], now: number, createdAt: string, rate: CallerCharge) {
   const keyList: string[] = [keys.outbox(), keys.tenants(account), rate.key];
-  const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs];
+  const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs, rate.also.limit];
   prepared.forEach((p) => {
     const { tenant_id: tenant, conversation_id: conv } = p.input;
     keyList.push(
@@ -170,10 +170,10 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
       p.createdAt, p.createdMs,
     );
   });
-  keyList.push(keys.stats(), keys.dispatch());
-  const [code, used, ...rest] = await ACCEPT.run<number[]>(redis, keyList, args);
+  keyList.push(keys.stats(), keys.dispatch(), rate.also.key);
+  const [code, used, limit, ...rest] = await ACCEPT.run<number[]>(redis, keyList, args);
   // Past the limit settleRate throws 429; otherwise these are the RateLimit-* headers to send.
-  const rateHeaders = settleRate(rateDecision(rate, [code === -2 ? 0 : 1, used]));
+  const rateHeaders = settleRate(rateDecision(rate, [code === -2 ? 0 : 1, used, limit]));
   if (code === -1) {
     const at = rest[0];
     throw conflict("idempotency_conflict", `Message id "${prepared[at].id}" was already used for different content`, {
