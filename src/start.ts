@@ -1,6 +1,7 @@
 import { spawn, type Subprocess } from "bun";
 import { loadConfig } from "./config";
 import { createLogger } from "./log";
+import { lockDataDir } from "./store/data-dir-lock";
 import { type RedisServer, splitArgs, startRedisServer } from "./store/redis-server";
 
 /**
@@ -18,8 +19,10 @@ async function start() {
     process.exit(1);
   }
   let redis: RedisServer | undefined;
+  let unlock = () => {};
   if (!config.REDIS_URL) {
     try {
+      unlock = lockDataDir(config.REDIS_EMBEDDED_DIR);
       redis = await startRedisServer({
         bin: config.REDIS_SERVER_BIN,
         dir: config.REDIS_EMBEDDED_DIR,
@@ -29,6 +32,7 @@ async function start() {
       log.info({ url: redis.url, dir: config.REDIS_EMBEDDED_DIR, pid: redis.pid }, "embedded redis started");
     } catch (error) {
       process.stderr.write(`${(error as Error).message}\n`);
+      unlock();
       process.exit(1);
     }
   }
@@ -47,6 +51,7 @@ async function start() {
     await Promise.race([Promise.all(children.map((c) => c.exited)), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS + 2000)]);
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     await redis?.stop();
+    unlock();
     log.info("all stopped");
     process.exit(code);
   };

@@ -65,7 +65,8 @@ async function pings(port: number): Promise<boolean> {
 /**
  * Starts a private redis-server on loopback, in its own process group (so a Ctrl-C reaches the
  * service first and Redis is stopped last, by pid). A server left running by a killed previous
- * run in the same data dir is stopped first.
+ * run in the same data dir is stopped first: callers that share a folder with other instances
+ * hold its lock (lockDataDir) before calling this.
  */
 export async function startRedisServer(options: {
   bin: string;
