@@ -15,4 +15,4 @@ USER bun
 EXPOSE 8000
 # No HEALTHCHECK here: the image runs both roles and each is checked differently (the API on
 # PORT /ready, a worker on WORKER_METRICS_PORT /health); docker-compose.yml sets both.
-CMD ["bun", "run", "src/main.ts"]
+CMD ["bun", "--max-http-header-size=65536", "run", "src/main.ts"]

@@ -5,7 +5,7 @@ import { chargeRefused } from "./auth/credentials";
 import type { Principal } from "./auth/model";
 import { conversationRoutes } from "./conversations";
 import type { Deps } from "./deps";
-import { AppError, payloadTooLarge, unauthorized, unsupportedMediaType } from "./errors";
+import { AppError, headersTooLarge, payloadTooLarge, unauthorized, unsupportedMediaType } from "./errors";
 import { createCors } from "./http/cors";
 import { docs } from "./http/docs";
 import { type ApiMetrics, createApiMetrics, metricsResponse } from "./metrics";
@@ -46,8 +46,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw payloadTooLarge(limit);
-  const bytes = await request.bytes();
-  if (bytes.byteLength > limit) throw payloadTooLarge(limit);
+  const bytes = await readCapped(request, limit);
   if (bytes.byteLength === 0) return null;
   checkJsonType(request);
   try {
@@ -56,6 +55,36 @@ async function parseJsonBody(request: Request, limit: number): Promise<unknown> 
   } catch {
     throw malformedJson();
   }
+}
+
+/**
+ * The body, read as it arrives and abandoned (413) as soon as it passes `limit`: a chunked upload
+ * without a length is never held in memory whole. (Bun's own body limit is set out of the way in
+ * main.ts, since its 413 has no body.)
+ */
+async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => undefined);
+      throw payloadTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+/** Bytes of the header section as sent (names, values, ": " and CRLF each), for MAX_HEADER_BYTES. */
+function headerBytes(headers: Headers): number {
+  let size = 0;
+  for (const [name, value] of headers) size += name.length + value.length + 4;
+  return size;
 }
 
 function checkJsonType(request: Request): void {
@@ -110,6 +139,7 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
     // headers for every request.
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = metaOf(request).id;
+      if (headerBytes(request.headers) > config.MAX_HEADER_BYTES) throw headersTooLarge(config.MAX_HEADER_BYTES);
       return cors.preflight(request, set.headers) ?? cors.apply(request, set.headers);
     })
     .onParse({ as: "global" }, async ({ request }) => {

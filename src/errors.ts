@@ -22,6 +22,8 @@ export const notFound = (what: string) => new AppError(404, "not_found", `${what
 export const conflict = (code: string, message: string, details?: unknown) => new AppError(409, code, message, details);
 export const payloadTooLarge = (limit: number) =>
   new AppError(413, "payload_too_large", `Request body is larger than ${limit} bytes`, { limit_bytes: limit });
+export const headersTooLarge = (limit: number) =>
+  new AppError(431, "headers_too_large", `Request headers are larger than ${limit} bytes`, { limit_bytes: limit });
 export const unsupportedMediaType = (got: string) =>
   new AppError(415, "unsupported_media_type", "Send the body as application/json", { content_type: got });
 export const tooManyRequests = (retryAfterS: number, message = "Rate limit exceeded (429)") =>

@@ -1,3 +1,4 @@
+import http from "node:http";
 import { createApp } from "./app";
 import { forgetRevoked } from "./auth/revocation";
 import { loadConfig } from "./config";
@@ -6,6 +7,16 @@ import { failStart, onShutdownSignal } from "./lifecycle";
 import { createLogger } from "./log";
 import { createApiMetrics, serveMetrics } from "./metrics";
 import { createRealtime } from "./realtime/hub";
+
+/**
+ * Bun's HTTP parser refuses headers past --max-http-header-size (16 KiB by default) with an empty
+ * 431 before the app sees them; the API's scripts raise it, so MAX_HEADER_BYTES answers JSON.
+ */
+function warnOnParserHeaderLimit(limit: number, log: ReturnType<typeof createLogger>): void {
+  if (http.maxHeaderSize <= limit) {
+    log.warn({ parserLimit: http.maxHeaderSize, MAX_HEADER_BYTES: limit }, "run the API with bun --max-http-header-size above MAX_HEADER_BYTES, or over-long headers get an empty 431");
+  }
+}
 
 /** API entry: config -> deps -> app.listen -> graceful shutdown. */
 async function main() {
@@ -16,10 +27,13 @@ async function main() {
     const deps = await createDeps(config, { log });
     const realtime = await createRealtime(config.REDIS_URL as string, log, (revocation) => forgetRevoked(deps, revocation));
     const metrics = createApiMetrics(deps, () => realtime.connections);
+    warnOnParserHeaderLimit(config.MAX_HEADER_BYTES, log);
     const app = createApp(deps, realtime, metrics).listen({
       hostname: config.HOST,
       port: config.PORT,
-      maxRequestBodySize: config.MAX_BODY_BYTES + 1024,
+      // Bun answers a body past this limit itself, with an empty 413; the app reads bodies with
+      // MAX_BODY_BYTES as it goes and answers JSON, so Bun's limit is kept out of its way.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
     // Metrics on a listener of their own (keep its port on the private network), as workers do.
     const metricsServer = serveMetrics(metrics, config.HOST, config.API_METRICS_PORT, log);

@@ -39,7 +39,7 @@ async function start() {
   const env = { ...process.env, REDIS_URL: redis?.url ?? config.REDIS_URL };
   const root = new URL("..", import.meta.url).pathname;
   const children: Subprocess[] = [
-    spawn(["bun", "run", `${root}src/main.ts`], { env, stdio: ["ignore", "inherit", "inherit"] }),
+    spawn(["bun", "--max-http-header-size=65536", "run", `${root}src/main.ts`], { env, stdio: ["ignore", "inherit", "inherit"] }),
     spawn(["bun", "run", `${root}workers/indexer.ts`], { env, stdio: ["ignore", "inherit", "inherit"] }),
   ];
 
