@@ -4,7 +4,7 @@ import { closeDeps, createDeps } from "../src/deps";
 import { createLogger } from "../src/log";
 import { type ReindexMode, reindexTenant } from "../src/memory/reindex";
 import { createEmbedder } from "../src/store/embeddings";
-import { keys } from "../src/store/keys";
+import { globEscape, keys } from "../src/store/keys";
 import { closeRedis, createRedis, waitReady } from "../src/store/redis";
 
 const USAGE = `bun run reindex -- [options]
@@ -47,9 +47,9 @@ async function main() {
     targets = [{ account: values.account, tenant: values.tenant }];
   } else {
     // An operator command may walk the key space (SCAN, in small steps); the request path never does.
-    for await (const batch of deps.redis.scanStream({ match: "mm:tenants:*", count: 500 })) {
+    for await (const batch of deps.redis.scanStream({ match: keys.allTenantSets(), count: 500 })) {
       for (const key of batch as string[]) {
-        const account = key.slice("mm:tenants:".length);
+        const account = keys.accountOfTenantSet(key);
         for (const tenant of await deps.redis.smembers(key)) targets.push({ account, tenant });
       }
     }
@@ -58,10 +58,10 @@ async function main() {
   for (const { account, tenant } of targets) queued += await reindexTenant(deps, account, tenant, mode);
   if (previousModel && previousModel !== deps.embedder.modelKey) {
     await deps.redis.call("FT.DROPINDEX", keys.vectorIndex(previousModel), "DD").catch(() => undefined);
-    for await (const batch of deps.redis.scanStream({ match: `${keys.vectorDocPrefix(previousModel)}*`, count: 500 })) {
+    for await (const batch of deps.redis.scanStream({ match: `${globEscape(keys.vectorDocPrefix(previousModel))}*`, count: 500 })) {
       if ((batch as string[]).length) await deps.redis.unlink(...(batch as string[]));
     }
-    for await (const batch of deps.redis.scanStream({ match: `mm:vecx:${previousModel}:*`, count: 500 })) {
+    for await (const batch of deps.redis.scanStream({ match: keys.allExactVectors(previousModel), count: 500 })) {
       if ((batch as string[]).length) await deps.redis.unlink(...(batch as string[]));
     }
   }

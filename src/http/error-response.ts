@@ -1,4 +1,5 @@
 import { AppError, isRedisUnavailable } from "../errors";
+import { MalformedIdError } from "../store/keys";
 
 export interface FieldError {
   field: string;
@@ -118,6 +119,7 @@ export function errorToResponse(
   if (error instanceof AppError) {
     return { response: jsonError(error.status, error.code, error.message, requestId, error.details, error.headers), unexpected: false };
   }
+  if (error instanceof MalformedIdError) return { response: jsonError(400, "bad_request", error.message, requestId), unexpected: false };
   switch (code) {
     case "VALIDATION": {
       const details = fieldErrors(error);

@@ -1,5 +1,3 @@
-import { badRequest } from "../errors";
-
 /**
  * Every Redis key, channel and index name Memory Mesh uses. User-supplied parts (tenant,
  * conversation and message ids) are URI-encoded so `:` inside them can never make two different
@@ -9,10 +7,15 @@ import { badRequest } from "../errors";
 const PLAIN = /^[A-Za-z0-9_.!~*'()-]*$/; // what encodeURIComponent leaves as it is
 const enc = (part: string) => {
   if (PLAIN.test(part)) return part; // the common case, on every request: no work to do
-  // Schemas refuse lone surrogates already; this keeps a missed one a 400, never a 500.
-  if (!part.isWellFormed()) throw badRequest("Ids must be well-formed Unicode text");
+  // Schemas refuse lone surrogates already; this keeps a missed one a 400 (see error-response.ts), never a 500.
+  if (!part.isWellFormed()) throw new MalformedIdError("Ids must be well-formed Unicode text");
   return encodeURIComponent(part);
 };
+
+/** An id that cannot be part of a key (the API answers it as 400). */
+export class MalformedIdError extends Error {
+  override name = "MalformedIdError";
+}
 
 export const PREFIX = "mm:";
 
@@ -35,6 +38,9 @@ export const keys = {
 
   message: (account: string, messageId: string) => `mm:msg:${account}:${enc(messageId)}`,
   tenants: (account: string) => `mm:tenants:${account}`,
+  /** SCAN pattern of every account's tenant set, and the account a match belongs to. */
+  allTenantSets: () => "mm:tenants:*",
+  accountOfTenantSet: (key: string) => key.slice("mm:tenants:".length),
   conversation: (account: string, tenant: string, conversation: string) =>
     `mm:conv:${account}:${enc(tenant)}:${enc(conversation)}`,
   /** ZSET of a tenant's conversation ids scored by last activity (ms). */
@@ -56,11 +62,15 @@ export const keys = {
   /** The embedding model the stored vectors belong to. */
   embeddingModel: () => "mm:embedding-model",
   vectorIndex: (model: string) => `mm:idx:${model}`,
+  /** A throwaway index (and its prefix) to probe for vector support. */
+  probeIndex: () => `mm:probe:${crypto.randomUUID()}`,
   vectorDocPrefix: (model: string) => `mm:vec:${model}:`,
   vectorDoc: (model: string, account: string, tenant: string, messageId: string) =>
     `mm:vec:${model}:${account}:${enc(tenant)}:${enc(messageId)}`,
   /** Exact engine: one HASH per tenant, field = message id, value = packed filters + vector. */
   exactVectors: (model: string, account: string, tenant: string) => `mm:vecx:${model}:${account}:${enc(tenant)}`,
+  /** SCAN pattern of every exact-engine vector hash of a model. */
+  allExactVectors: (model: string) => `${globEscape(`mm:vecx:${model}:`)}*`,
 
   /**
    * SCAN patterns that together match every data key of an account: messages, conversations and

@@ -80,7 +80,7 @@ export function escapeTag(value: string): string {
 
 /** Probes with a throwaway VECTOR index: a search module without vector support does not count. */
 export async function detectVectorSupport(redis: Redis): Promise<boolean> {
-  const name = `mm:probe:${crypto.randomUUID()}`;
+  const name = keys.probeIndex();
   try {
     await redis.call(
       "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", `${name}:`, "SCHEMA",
