@@ -23,13 +23,23 @@ export function memoryRoutes(deps: Deps) {
       transform: refuseUnknownSearchParameters,
       query: SearchQuery,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 429, 503) },
-      detail: { summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first", description: SEARCH_DOC, security },
+      detail: {
+        operationId: "searchMemory",
+        summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first",
+        description: SEARCH_DOC,
+        security,
+      },
     })
     .post("/search", async ({ principal, body }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(body)) }), {
       transform: refuseNonObjectMetadata,
       body: SearchBody,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 413, 415, 429, 503) },
-      detail: { summary: "The same search with a JSON body (long queries, many filters)", description: SEARCH_DOC, security },
+      detail: {
+        operationId: "searchMemoryWithBody",
+        summary: "The same search with a JSON body (long queries, many filters)",
+        description: SEARCH_DOC,
+        security,
+      },
     })
     .post(
       "/reindex",
@@ -41,7 +51,12 @@ export function memoryRoutes(deps: Deps) {
       {
         body: ReindexBody,
         response: { 202: ReindexResponse, ...errors(400, 401, 403) },
-        detail: { summary: "Queue a tenant's failed, pending or all messages for indexing again", security },
+        detail: {
+          operationId: "reindexTenant",
+          summary: "Queue a tenant's failed, pending or all messages for indexing again",
+          description: "`queued` is how many messages were queued; their `status` is `pending` until indexed again.",
+          security,
+        },
       },
     );
 }
