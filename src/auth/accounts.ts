@@ -4,7 +4,7 @@ import { keys } from "../store/keys";
 import { deleteMatching, eraseAccountData } from "../store/erase";
 import { Script } from "../store/script";
 import type { User } from "./model";
-import { rateBucketOf } from "./rate-limit";
+import { accountBucketOf, rateBucketOf } from "./rate-limit";
 import { revocationMessage } from "./revocation";
 
 const REGISTER = new Script(`
@@ -75,7 +75,8 @@ export async function deleteAccount(redis: Redis, userId: string, password: stri
   if (keyIds.length > 0) revokeKeys.del(...keyIds.map(keys.apiKey));
   await revokeKeys.publish(keys.authChannel(), gone).exec();
   await eraseAccountData(redis, userId, model);
-  await deleteMatching(redis, [rateBucketOf({ account: userId }), ...keyIds.map((keyId) => rateBucketOf({ account: userId, keyId }))].map(keys.rateLimitWindows));
+  const buckets = [accountBucketOf(userId), rateBucketOf({ account: userId }), ...keyIds.map((keyId) => rateBucketOf({ account: userId, keyId }))];
+  await deleteMatching(redis, buckets.map(keys.rateLimitWindows));
   await redis
     .multi()
     .del(keys.user(userId), keys.userApiKeys(userId), keys.userByEmail(user.email), keys.userByName(user.username))

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { AppError, forbidden, tooManyRequests, unauthorized } from "../errors";
 import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
-import { type CallerCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
+import { accountBucketOf, type CallerCharge, type RateDecision, rateBucketOf, rateCharge, rateHeaders, takeRate } from "./rate-limit";
 import type { Tokens } from "./tokens";
 
 export interface AuthDeps {
@@ -52,7 +52,7 @@ export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): Ca
   const { RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, ACCOUNT_RATE_LIMIT_REQUESTS } = deps.config;
   const charge = rateCharge(rateBucketOf(principal), RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
   // Every credential of an account also draws on the account's budget, so more keys are not more throughput.
-  const account = rateCharge(`account:${principal.account}`, ACCOUNT_RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
+  const account = rateCharge(accountBucketOf(principal.account), ACCOUNT_RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
   return { ...charge, also: { key: account.key, limit: account.limit } };
 }
 

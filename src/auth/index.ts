@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps";
 import { forbidden, notFound } from "../errors";
-import { errors, given } from "../http/schemas";
+import { errors, given, noContent } from "../http/schemas";
 import { deleteAccount, getUser, registerUser, verifyLogin } from "./accounts";
 import { createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { requireAuth } from "./credentials";
@@ -39,7 +39,13 @@ export function authRoutes(deps: Deps) {
         set.status = 201;
         return registerUser(redis, body);
       },
-      { body: RegisterBody, response: { 201: User, ...errors(400, 409, 429) }, detail: { summary: "Create an account" } },
+      { body: RegisterBody, response: { 201: User, ...errors(400, 409, 429) }, detail: {
+          operationId: "register",
+          summary: "Create an account",
+          description: "Limited per client address and per email. 409 `email_taken` or `username_taken`.",
+          security: [],
+        },
+      },
     )
     .post(
       "/login",
@@ -53,12 +59,26 @@ export function authRoutes(deps: Deps) {
         await recordLogin(redis, deps.config, body.email, address, true);
         return tokens.issue(redis, user.id);
       },
-      { body: LoginBody, response: { 200: TokenPair, ...errors(400, 401, 429) }, detail: { summary: "Exchange email and password for tokens" } },
+      {
+        body: LoginBody,
+        response: { 200: TokenPair, ...errors(400, 401, 429) },
+        detail: {
+          operationId: "login",
+          summary: "Exchange email and password for tokens",
+          description: "An access token (a JWT, valid `expires_in` seconds) and a refresh token. Limited per client address and per email.",
+          security: [],
+        },
+      },
     )
     .post("/refresh", ({ body }) => tokens.rotate(redis, body.refresh_token), {
       body: RefreshBody,
       response: { 200: TokenPair, ...errors(400, 401) },
-      detail: { summary: "Rotate a refresh token: the old one stops working; reusing it revokes the whole family" },
+      detail: {
+        operationId: "refreshTokens",
+        summary: "Rotate a refresh token: the old one stops working; reusing it revokes the whole family",
+        description: "Answers a new token pair; keep the new refresh token, the one sent is spent.",
+        security: [],
+      },
     })
     .post(
       "/logout",
@@ -66,7 +86,16 @@ export function authRoutes(deps: Deps) {
         await tokens.revoke(redis, body.refresh_token);
         set.status = 204;
       },
-      { body: RefreshBody, detail: { summary: "Revoke a refresh token (and the login it belongs to)" } },
+      {
+        body: RefreshBody,
+        detail: {
+          operationId: "logout",
+          summary: "Revoke a refresh token (and the login it belongs to)",
+          description: "Every refresh token of that login stops working; 204 also when the token was unknown or already revoked.",
+          security: [],
+          responses: noContent(400),
+        },
+      },
     );
 
   const guarded = new Elysia({ prefix: "/v1/auth", tags: ["Auth"] })
@@ -78,7 +107,15 @@ export function authRoutes(deps: Deps) {
         if (!user) throw notFound("Account");
         return user;
       },
-      { response: { 200: User, ...errors(401) }, detail: { summary: "The calling account", security: [{ bearerAuth: [] }, { apiKey: [] }] } },
+      {
+        response: { 200: User, ...errors(401) },
+        detail: {
+          operationId: "getCurrentUser",
+          summary: "The calling account",
+          description: "The account an access token or API key belongs to.",
+          security: [{ bearerAuth: [] }, { apiKey: [] }],
+        },
+      },
     )
     .delete(
       "/me",
@@ -89,10 +126,13 @@ export function authRoutes(deps: Deps) {
       },
       {
         body: DeleteAccountBody,
-        response: { ...errors(400, 401, 403) },
         detail: {
-          summary: "Delete the calling account with every message, conversation, vector and API key (confirmed by its password); its WebSockets close with 4003",
+          operationId: "deleteAccount",
+          summary: "Delete the calling account and everything in it",
+          description:
+            "Confirmed by the account's password, with the user's own access token (not an API key). Deletes every message, conversation, vector and API key; the account's tokens stop working and its WebSockets close with 4003.",
           security: [{ bearerAuth: [] }],
+          responses: noContent(400, 401, 403),
         },
       },
     )
@@ -111,7 +151,12 @@ export function authRoutes(deps: Deps) {
       {
         body: CreateApiKeyBody,
         response: { 201: CreatedApiKey, ...errors(400, 401, 403, 409) },
-        detail: { summary: "Create an API key (the full key is shown only in this answer; at most MAX_API_KEYS_PER_USER per account)", security: [{ bearerAuth: [] }] },
+        detail: {
+          operationId: "createApiKey",
+          summary: "Create an API key (the full key is shown only in this answer; at most MAX_API_KEYS_PER_USER per account)",
+          description: "Needs a user's access token: an API key cannot create keys (403). `tenant_ids` and `scopes` restrict the new key; 409 `api_key_limit` at the cap.",
+          security: [{ bearerAuth: [] }],
+        },
       },
     )
     .get(
@@ -120,7 +165,15 @@ export function authRoutes(deps: Deps) {
         requireUser(principal);
         return { api_keys: await listApiKeys(redis, principal.account) };
       },
-      { response: { 200: ApiKeyList, ...errors(401, 403) }, detail: { summary: "List API keys (no secrets)", security: [{ bearerAuth: [] }] } },
+      {
+        response: { 200: ApiKeyList, ...errors(401, 403) },
+        detail: {
+          operationId: "listApiKeys",
+          summary: "List API keys (no secrets)",
+          description: "The calling account's keys with their restrictions and when each was last used.",
+          security: [{ bearerAuth: [] }],
+        },
+      },
     )
     .delete(
       "/api-keys/:id",
@@ -131,7 +184,13 @@ export function authRoutes(deps: Deps) {
       },
       {
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        detail: { summary: "Revoke an API key", security: [{ bearerAuth: [] }] },
+        detail: {
+          operationId: "revokeApiKey",
+          summary: "Revoke an API key",
+          description: "The key stops working at once. 404 when the account has no key with this id.",
+          security: [{ bearerAuth: [] }],
+          responses: noContent(400, 401, 403, 404),
+        },
       },
     );
 

@@ -40,6 +40,8 @@ return {take_rates(KEYS[1], tonumber(ARGV[2]), KEYS[2], tonumber(ARGV[3]), tonum
 
 /** A caller's own rate budget: its API key's, or its account's for a user token. */
 export const rateBucketOf = (p: { account: string; keyId?: string }) => (p.keyId ? `key:${p.keyId}` : `user:${p.account}`);
+/** The budget every credential of an account draws on as well. */
+export const accountBucketOf = (account: string) => `account:${account}`;
 
 /** A charge against a rate budget: the key of the current window and what to take from it. */
 export interface RateCharge {

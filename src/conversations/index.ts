@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
-import { ConversationId, errors, given, refuseNonObjectMetadata, security } from "../http/schemas";
+import { ConversationId, errors, given, noContent, refuseNonObjectMetadata, security } from "../http/schemas";
 import { Conversation, ConversationList, ConversationQuery, History, HistoryQuery, ListQuery, UpsertConversation } from "./model";
 import { deleteConversation, getConversation, listConversations, listHistory, upsertConversation } from "./service";
 
@@ -26,19 +26,34 @@ export function conversationRoutes(deps: Deps) {
         transform: refuseNonObjectMetadata,
         body: UpsertConversation,
         response: { 200: Conversation, 201: Conversation, ...errors(400, 401, 403) },
-        detail: { summary: "Create a conversation (201) or update its title/metadata (200)", security },
+        detail: {
+          operationId: "upsertConversation",
+          summary: "Create a conversation (201) or update its title/metadata (200)",
+          description: "Storing a message creates its conversation too; this sets a title or metadata.",
+          security,
+        },
       },
     )
     .get("", ({ principal, query }) => listConversations(deps, principal, query.tenant_id, query.limit ?? 20, query.offset ?? 0), {
       query: ListQuery,
       response: { 200: ConversationList, ...errors(400, 401, 403) },
-      detail: { summary: "A tenant's conversations, newest activity first", security },
+      detail: {
+        operationId: "listConversations",
+        summary: "A tenant's conversations, newest activity first",
+        description: "Paginated with `limit` and `offset`; `total` counts them all.",
+        security,
+      },
     })
     .get("/:conversation_id", ({ principal, params, query }) => getConversation(deps, principal, params.conversation_id, query.tenant_id), {
       params: Params,
       query: ConversationQuery,
       response: { 200: Conversation, ...errors(401, 403, 404, 409) },
-      detail: { summary: "One conversation (pass tenant_id if the id is used in several tenants)", security },
+      detail: {
+        operationId: "getConversation",
+        summary: "One conversation (pass tenant_id if the id is used in several tenants)",
+        description: "409 `ambiguous_conversation` (with the `tenant_ids` in `details`) when the id exists in several tenants and none is given.",
+        security,
+      },
     })
     .get(
       "/:conversation_id/messages",
@@ -48,7 +63,12 @@ export function conversationRoutes(deps: Deps) {
         params: Params,
         query: HistoryQuery,
         response: { 200: History, ...errors(401, 403, 404, 409) },
-        detail: { summary: "The conversation's messages in order, paginated", security },
+        detail: {
+          operationId: "listConversationMessages",
+          summary: "The conversation's messages in order, paginated",
+          description: "Oldest first, with each message's indexing status; `total` counts them all.",
+          security,
+        },
       },
     )
     .delete(
@@ -60,7 +80,13 @@ export function conversationRoutes(deps: Deps) {
       {
         params: Params,
         query: ConversationQuery,
-        detail: { summary: "Delete a conversation with all its messages and vectors", security },
+        detail: {
+          operationId: "deleteConversation",
+          summary: "Delete a conversation with all its messages and vectors",
+          description: "Pass `tenant_id` when the id exists in several tenants (409 otherwise).",
+          security,
+          responses: noContent(400, 401, 403, 404, 409),
+        },
       },
     );
 }

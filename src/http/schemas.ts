@@ -30,8 +30,34 @@ export const ErrorBody = t.Object(
   { examples: [{ message: "Invalid request: content", code: "validation_error", details: [{ field: "content", message: "content must be 1 to 1000000 characters" }] }] },
 );
 
+/** What each status means in this API, for the OpenAPI document's response descriptions. */
+export const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted: durably stored and queued; indexing happens in the background",
+  204: "Done; no content",
+  400: "Invalid request (`validation_error` names each field in `details`, `malformed_json`)",
+  401: "Missing, invalid or expired credentials",
+  403: "The credential may not do this (scope, tenant, or an API key where a user's token is needed)",
+  404: "Not found (or not visible to this credential)",
+  409: "Conflict with what is stored (`code` says which)",
+  413: "Body larger than MAX_BODY_BYTES",
+  415: "Body is not JSON",
+  429: "Rate limited; retry after `Retry-After` seconds",
+  503: "Redis (storage or queue) is unreachable; retry shortly",
+};
+
 /** Standard error responses, for the OpenAPI document. */
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+
+/**
+ * OpenAPI responses of a route answered 204 without a body, and its error statuses. Such routes
+ * have no `response` schema to validate (there is no body), so they are declared in `detail`.
+ */
+export const noContent = (...statuses: number[]) => ({
+  204: { description: STATUS_TEXT[204] },
+  ...Object.fromEntries(statuses.map((s) => [s, { description: STATUS_TEXT[s], content: { "application/json": { schema: ErrorBody } } }])),
+});
 
 /**
  * A `transform` hook for bodies with `metadata` (top level, or in each of `messages`): Elysia's

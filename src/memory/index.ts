@@ -23,13 +23,23 @@ export function memoryRoutes(deps: Deps) {
       transform: refuseUnknownSearchParameters,
       query: SearchQuery,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 429, 503) },
-      detail: { summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first", description: SEARCH_DOC, security },
+      detail: {
+        operationId: "searchMemory",
+        summary: "Search a tenant's indexed messages: hybrid (default), semantic or keyword; best first",
+        description: SEARCH_DOC,
+        security,
+      },
     })
     .post("/search", async ({ principal, body }) => ({ results: await searchMemory(deps, embedQuery, principal, toSearchInput(body)) }), {
       transform: refuseNonObjectMetadata,
       body: SearchBody,
       response: { 200: SearchResponse, ...errors(400, 401, 403, 413, 415, 429, 503) },
-      detail: { summary: "The same search with a JSON body (long queries, many filters)", description: SEARCH_DOC, security },
+      detail: {
+        operationId: "searchMemoryWithBody",
+        summary: "The same search with a JSON body (long queries, many filters)",
+        description: SEARCH_DOC,
+        security,
+      },
     })
     .post(
       "/reindex",
@@ -44,9 +54,10 @@ export function memoryRoutes(deps: Deps) {
         body: ReindexBody,
         response: { 202: ReindexResponse, ...errors(400, 401, 403, 409, 429) },
         detail: {
+          operationId: "reindexTenant",
           summary: "Queue a tenant's failed, pending or all messages for indexing again",
           description:
-            "Costs 1 request plus 1 per RATE_LIMIT_BATCH_UNIT messages queued (started), charged before anything is queued: 429 when the budget cannot cover it now, 400 `too_large_for_rate_limit` when it never could (operators: `bun run reindex`). One reindex per tenant at a time: 409 `reindex_running` until the previous one's messages have been processed.",
+            "`queued` is how many messages were queued; their `status` is `pending` until indexed again. Costs 1 request plus 1 per RATE_LIMIT_BATCH_UNIT messages queued (started), charged before anything is queued: 429 when the budget cannot cover it now, 400 `too_large_for_rate_limit` when it never could (operators: `bun run reindex`). One reindex per tenant at a time: 409 `reindex_running` until the previous one's messages have been processed.",
           security,
         },
       },

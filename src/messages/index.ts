@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
-import { errors, MessageId, refuseNonObjectMetadata, security } from "../http/schemas";
+import { errors, MessageId, noContent, refuseNonObjectMetadata, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
 import { BatchCreated, BatchInput, Message, MessageInput } from "./model";
 import { deleteMessage, getMessage } from "./remove";
@@ -27,7 +27,13 @@ export function messageRoutes(deps: Deps) {
         body: MessageInput,
         headers: IdempotencyHeaders,
         response: { 202: Message, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
-        detail: { summary: "Store a message; answered once it is durably stored and queued (202), indexed in the background", security },
+        detail: {
+          operationId: "storeMessage",
+          summary: "Store a message; answered once it is durably stored and queued (202), indexed in the background",
+          description:
+            "The answer has `status: pending`; GET /v1/messages/{id} or the WebSocket tells when it is `indexed`. A retry with the same `Idempotency-Key` (or the same `id`) is stored once.",
+          security,
+        },
       },
     )
     .post(
@@ -44,7 +50,12 @@ export function messageRoutes(deps: Deps) {
         body: BatchInput,
         headers: IdempotencyHeaders,
         response: { 202: BatchCreated, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
-        detail: { summary: "Store 1 to 1,000 messages at once; all or nothing (a 400 names each bad item)", security },
+        detail: {
+          operationId: "storeMessages",
+          summary: "Store 1 to 1,000 messages at once; all or nothing (a 400 names each bad item)",
+          description: "`created` lists the stored messages in input order. Costs 1 + n / RATE_LIMIT_BATCH_UNIT of the rate limit.",
+          security,
+        },
       },
     );
 
@@ -53,7 +64,12 @@ export function messageRoutes(deps: Deps) {
     .get("/:id", ({ principal, params }) => getMessage(deps, principal, params.id), {
       params: t.Object({ id: MessageId }),
       response: { 200: Message, ...errors(401, 403, 404) },
-      detail: { summary: "A message with its indexing status (pending, indexed or failed)", security },
+      detail: {
+        operationId: "getMessage",
+        summary: "A message with its indexing status (pending, indexed or failed)",
+        description: "`error` says why indexing failed when `status` is `failed`.",
+        security,
+      },
     })
     .delete(
       "/:id",
@@ -63,7 +79,13 @@ export function messageRoutes(deps: Deps) {
       },
       {
         params: t.Object({ id: MessageId }),
-        detail: { summary: "Delete a message; it leaves search and history at once", security },
+        detail: {
+          operationId: "deleteMessage",
+          summary: "Delete a message; it leaves search and history at once",
+          description: "Its vector is removed too; WebSocket subscribers get `message.deleted`.",
+          security,
+          responses: noContent(400, 401, 403, 404),
+        },
       },
     );
 

@@ -24,7 +24,12 @@ export function realtimeRoutes(deps: Deps, realtime: Realtime) {
         token: t.Optional(t.String()),
         api_key: t.Optional(t.String()),
       }),
-      detail: { summary: "Event stream of a tenant (message.created / indexed / failed / deleted)" },
+      detail: {
+        operationId: "streamMessageEvents",
+        summary: "Event stream of a tenant (message.created / indexed / failed / deleted)",
+        description: "Each frame is a `MessageEvent` as JSON. The upgrade is refused with 401 or 403 before any socket exists.",
+        "x-message": { $ref: "#/components/schemas/MessageEvent" },
+      },
       open(ws) {
         const { principal, params, query } = ws.data;
         const sub: Subscriber = {

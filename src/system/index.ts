@@ -1,23 +1,7 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { answersPing } from "../store/redis";
-
-const Health = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
-const Ready = t.Object(
-  {
-    status: t.Union([t.Literal("ready"), t.Literal("unavailable")]),
-    redis: t.Boolean(),
-    queue: t.Boolean(),
-    vector_engine: t.String({ description: "`query-engine` (HNSW) or `exact` (fallback scan)" }),
-    vector_index: t.String(),
-    embedding_model: t.String(),
-  },
-  {
-    examples: [
-      { status: "ready", redis: true, queue: true, vector_engine: "exact", vector_index: "exact:local-use-lite-512", embedding_model: "local-use-lite-512" },
-    ],
-  },
-);
+import { Health, Ready } from "./model";
 
 async function readiness(deps: Deps) {
   const redis = await answersPing(deps.redis);
@@ -37,7 +21,7 @@ export function systemRoutes(deps: Deps) {
   return new Elysia({ tags: ["System"] })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: Health },
-      detail: { summary: "Process is alive" },
+      detail: { operationId: "getHealth", summary: "Process is alive", description: "Liveness: answers while the process runs; checks nothing else.", security: [] },
     })
     .get(
       "/ready",
@@ -48,7 +32,12 @@ export function systemRoutes(deps: Deps) {
       },
       {
         response: { 200: Ready, 503: Ready },
-        detail: { summary: "Redis and the queue are reachable; which vector engine is active" },
+        detail: {
+          operationId: "getReadiness",
+          summary: "Redis and the queue are reachable; which vector engine is active",
+          description: "200 when Redis and the job queue answer; 503 with the same body when either does not.",
+          security: [],
+        },
       },
     );
 }

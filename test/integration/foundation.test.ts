@@ -127,7 +127,8 @@ describe("OpenAPI and Swagger UI", () => {
       expect(Object.keys(body.paths)).toContain(path);
     }
     const post = body.paths["/v1/messages"].post;
-    expect(post.requestBody.content["application/json"].schema.required).toEqual(["tenant_id", "conversation_id", "role", "content"]);
+    expect(post.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/MessageInput" });
+    expect(body.components.schemas.MessageInput.required).toEqual(["tenant_id", "conversation_id", "role", "content"]);
     expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(["202", "400", "401", "429"]));
     expect(post.tags).toEqual(["Messages"]);
   });
