@@ -10,7 +10,7 @@
 import { cpus, loadavg } from "node:os";
 import { createApp } from "../src/app";
 import { createRealtime } from "../src/realtime/hub";
-import type { MessageEvent } from "../src/realtime/model";
+import type { MessageEvent } from "../src/events/model";
 import { createLocalEmbedder } from "../src/store/embeddings";
 import { chatTexts, fmt, paced, percentile, printWarnings, spawnWorker, startBench } from "./lib";
 
@@ -32,7 +32,7 @@ interface Sample {
 
 async function main() {
   const b = await startBench();
-  const realtime = await createRealtime(b.redisUrl, b.deps.log);
+  const realtime = await createRealtime(b.deps);
   const app = createApp(b.deps, realtime).listen({ port: 0, hostname: "127.0.0.1" });
   const base = `127.0.0.1:${app.server?.port}`;
   const worker = spawnWorker(b.redisUrl);

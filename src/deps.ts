@@ -7,15 +7,17 @@ import { createLogger, type Logger } from "./log";
 import { createEmbedder, type Embedder } from "./store/embeddings";
 import { keys } from "./store/keys";
 import { createIndexQueue, type IndexJobData } from "./store/queue";
-import { closeRedis, createRedis, waitReady } from "./store/redis";
+import { closeRedis, createRedis, type RedisRole, waitReady } from "./store/redis";
 import { createVectorIndex, detectVectorSupport, type VectorEngine, type VectorIndex } from "./store/vector-index";
 
 /** Everything a request handler or job processor needs; built once per process by `createDeps`. */
 export interface Deps {
   config: Config;
   log: Logger;
-  /** request-path connection: fails fast while Redis is away */
+  /** this process's main connection: fails fast while Redis is away in the API (request role), waits in workers */
   redis: Redis;
+  /** Opens another connection of a role (a BullMQ worker's, a blocking reader's, a subscriber's); closeDeps closes it. */
+  connect(role: RedisRole): Redis;
   queue: Queue<IndexJobData>;
   embedder: Embedder;
   vectors: VectorIndex;
@@ -26,6 +28,8 @@ export interface Deps {
 
 export interface DepsOptions {
   log?: Logger;
+  /** `api` (default): the main connection fails fast, for 503s at once; `worker`: it waits for Redis. */
+  role?: "api" | "worker";
   embedder?: Embedder;
   /** How long to wait for Redis at start. */
   readyTimeoutMs?: number;
@@ -38,7 +42,14 @@ export interface DepsOptions {
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   if (!config.REDIS_URL) throw new ConfigError("REDIS_URL: not set (bun run start sets it for its embedded Redis)");
-  const redis = createRedis(config.REDIS_URL, "request", log);
+  const redisUrl = config.REDIS_URL;
+  const redis = createRedis(redisUrl, options.role === "worker" ? "worker" : "request", log);
+  const opened: Redis[] = [];
+  const connect = (role: RedisRole) => {
+    const client = createRedis(redisUrl, role, log);
+    opened.push(client);
+    return client;
+  };
   try {
     await waitReady(redis, options.readyTimeoutMs ?? 15_000);
     const embedder = options.embedder ?? createEmbedder(config, log);
@@ -48,16 +59,21 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     await vectors.ensure();
     const queue = createIndexQueue(redis);
     log.info({ engine, index: vectors.name, model: embedder.modelKey }, "vector engine ready");
-    return { config, log, redis, queue, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
+    openedBy.set(connect, opened);
+    return { config, log, redis, connect, queue, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
   } catch (error) {
     await closeRedis(redis);
     throw error;
   }
 }
 
+/** The connections each deps' `connect` opened (keyed by the function, which survives `{ ...deps }`). */
+const openedBy = new WeakMap<Deps["connect"], Redis[]>();
+
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.embedder.close?.();
   await deps.queue.close().catch(() => undefined);
+  for (const client of openedBy.get(deps.connect) ?? []) await closeRedis(client);
   await closeRedis(deps.redis);
 }
 

@@ -25,7 +25,7 @@ async function main() {
     const config = loadConfig();
     log = createLogger(config.LOG_LEVEL, { service: "api" });
     const deps = await createDeps(config, { log });
-    const realtime = await createRealtime(config.REDIS_URL as string, log, (revocation) => forgetRevoked(deps, revocation));
+    const realtime = await createRealtime(deps, (revocation) => forgetRevoked(deps, revocation));
     const metrics = createApiMetrics(deps, () => realtime.connections);
     warnOnParserHeaderLimit(config.MAX_HEADER_BYTES, log);
     const app = createApp(deps, realtime, metrics).listen({

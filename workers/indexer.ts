@@ -20,7 +20,7 @@ async function main() {
       await indexing?.close();
       if (deps) await closeDeps(deps);
     });
-    deps = await createDeps(config, { log });
+    deps = await createDeps(config, { log, role: "worker" });
     await deps.embedder.embed(["warm up"]);
     const metrics = createWorkerMetrics();
     indexing = startIndexingWorker(deps, {

@@ -41,7 +41,7 @@ async function main() {
     previousModel = await redis.getset(keys.embeddingModel(), createEmbedder(config).modelKey);
     await closeRedis(redis);
   }
-  const deps = await createDeps(config, { log });
+  const deps = await createDeps(config, { log, role: "worker" });
   let targets: { account: string; tenant: string }[] = [];
   if (values.account && values.tenant && !values.all && !values["switch-model"]) {
     targets = [{ account: values.account, tenant: values.tenant }];

@@ -13,6 +13,9 @@ export interface AuthDeps {
   apiKeys: ApiKeyCache;
 }
 
+/** What charging a rate budget uses. */
+export type RateDeps = Pick<AuthDeps, "config" | "redis">;
+
 export interface Credentials {
   bearer?: string | null;
   apiKey?: string | null;
@@ -48,7 +51,7 @@ export async function authenticate(deps: AuthDeps, credentials: Credentials): Pr
 }
 
 /** `cost` requests against the caller's budget and its account's, for a script that charges it along with its own work. */
-export function callerCharge(deps: AuthDeps, principal: Principal, cost = 1): CallerCharge {
+export function callerCharge(deps: Pick<AuthDeps, "config">, principal: Principal, cost = 1): CallerCharge {
   const { RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, ACCOUNT_RATE_LIMIT_REQUESTS } = deps.config;
   const charge = rateCharge(rateBucketOf(principal), RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
   // Every credential of an account also draws on the account's budget, so more keys are not more throughput.
@@ -68,7 +71,7 @@ export function settleRate(decision: RateDecision): Record<string, string> {
 }
 
 /** Charges `cost` requests to the caller's shared budget; throws 429 past it. Returns the headers to send. */
-export async function chargeRate(deps: AuthDeps, principal: Principal, cost = 1): Promise<Record<string, string>> {
+export async function chargeRate(deps: RateDeps, principal: Principal, cost = 1): Promise<Record<string, string>> {
   return settleRate(await takeRate(deps.redis, callerCharge(deps, principal, cost)));
 }
 
@@ -94,7 +97,7 @@ export const messagesCost = (config: Config, messages: number) => Math.ceil(mess
  * Charges the messages a bulk operation (a reindex) is about to queue, on top of its request: 429
  * when the budget cannot cover them now; 400 `too_large_for_rate_limit` when it never could.
  */
-export async function chargeMessages(deps: AuthDeps, principal: Principal, messages: number): Promise<Record<string, string>> {
+export async function chargeMessages(deps: RateDeps, principal: Principal, messages: number): Promise<Record<string, string>> {
   const cost = messagesCost(deps.config, messages);
   if (cost === 0) return {};
   const limit = deps.config.RATE_LIMIT_REQUESTS;
@@ -105,7 +108,7 @@ export async function chargeMessages(deps: AuthDeps, principal: Principal, messa
 }
 
 /** Charges (without waiting) a request refused before its route could charge it itself (see requireAuth). */
-export function chargeRefused(deps: AuthDeps, principal: Principal | undefined, pending: boolean | undefined): void {
+export function chargeRefused(deps: RateDeps, principal: Principal | undefined, pending: boolean | undefined): void {
   if (pending && principal) chargeRate(deps, principal).catch(() => undefined);
 }
 

@@ -2,10 +2,14 @@ import { assertTenant, canSeeTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
 import { conflict, notFound } from "../errors";
-import { loadMessages, removeMessages } from "../messages/remove";
+import { loadMessages } from "../messages/read";
+import { removeMessages } from "../messages/remove";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
 import { type Conversation, toConversation } from "./model";
+
+/** What the conversation services use (removing a conversation removes its vectors too). */
+export type ConversationDeps = Pick<Deps, "redis" | "vectors">;
 
 /** Creates a conversation (1) or updates the given title/metadata of an existing one (0). */
 const UPSERT = new Script(`
@@ -27,7 +31,7 @@ return created
 const REMOVAL_CHUNK = 500;
 
 export async function upsertConversation(
-  deps: Deps,
+  deps: ConversationDeps,
   principal: Principal,
   input: { tenant: string; conversation: string; title?: string; metadata?: Record<string, unknown> },
 ): Promise<{ created: boolean; conversation: Conversation }> {
@@ -51,7 +55,7 @@ export async function upsertConversation(
  * Which tenant a conversation id means: the given one, or the only tenant of the caller's that
  * has it. Several: 409 listing them. None: 404.
  */
-export async function resolveTenant(deps: Deps, principal: Principal, conversation: string, tenant?: string): Promise<string> {
+export async function resolveTenant(deps: ConversationDeps, principal: Principal, conversation: string, tenant?: string): Promise<string> {
   if (tenant !== undefined) {
     assertTenant(principal, tenant, "read");
     return tenant;
@@ -65,14 +69,14 @@ export async function resolveTenant(deps: Deps, principal: Principal, conversati
   return tenants[0];
 }
 
-export async function getConversation(deps: Deps, principal: Principal, conversation: string, tenant?: string): Promise<Conversation> {
+export async function getConversation(deps: ConversationDeps, principal: Principal, conversation: string, tenant?: string): Promise<Conversation> {
   const resolved = await resolveTenant(deps, principal, conversation, tenant);
   const row = await deps.redis.hgetall(keys.conversation(principal.account, resolved, conversation));
   if (!row.conversation_id) throw notFound("Conversation");
   return toConversation(row);
 }
 
-export async function listConversations(deps: Deps, principal: Principal, tenant: string, limit: number, offset: number) {
+export async function listConversations(deps: ConversationDeps, principal: Principal, tenant: string, limit: number, offset: number) {
   assertTenant(principal, tenant, "read");
   const index = keys.conversations(principal.account, tenant);
   const [ids, total] = await Promise.all([deps.redis.zrevrange(index, String(offset), String(offset + limit - 1)), deps.redis.zcard(index)]);
@@ -80,7 +84,7 @@ export async function listConversations(deps: Deps, principal: Principal, tenant
   return { conversations: rows.filter((r) => r.conversation_id).map(toConversation), total, limit, offset };
 }
 
-export async function listHistory(deps: Deps, principal: Principal, conversation: string, tenant: string | undefined, limit: number, offset: number) {
+export async function listHistory(deps: ConversationDeps, principal: Principal, conversation: string, tenant: string | undefined, limit: number, offset: number) {
   const resolved = await resolveTenant(deps, principal, conversation, tenant);
   const index = keys.conversationMessages(principal.account, resolved, conversation);
   const [ids, total] = await Promise.all([deps.redis.zrange(index, String(offset), String(offset + limit - 1)), deps.redis.zcard(index)]);
@@ -89,7 +93,7 @@ export async function listHistory(deps: Deps, principal: Principal, conversation
 }
 
 /** Removes the conversation with all its messages and their vectors. */
-export async function deleteConversation(deps: Deps, principal: Principal, conversation: string, tenant?: string): Promise<void> {
+export async function deleteConversation(deps: ConversationDeps, principal: Principal, conversation: string, tenant?: string): Promise<void> {
   const resolved = await resolveTenant(deps, principal, conversation, tenant);
   assertTenant(principal, resolved, "write");
   const { account } = principal;

@@ -7,7 +7,7 @@ import { Conversation, ConversationList, History } from "../conversations/model"
 import { notFound } from "../errors";
 import { ContextMessage, ReindexResponse, SearchExplain, SearchResponse, SearchResult } from "../memory/model";
 import { BatchCreated, Message, MessageInput, MessageStatus, Role } from "../messages/model";
-import { MessageEvent } from "../realtime/model";
+import { MessageEvent } from "../events/model";
 import { Health, Ready } from "../system/model";
 import { refineDocument } from "./openapi-document";
 import { ErrorBody } from "./schemas";

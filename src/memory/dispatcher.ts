@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Deps } from "../deps";
 import { keys, parseOutboxMember } from "../store/keys";
-import { createRedis } from "../store/redis";
 import { queueIndexJobs } from "./jobs";
 
 /** Most dispatch entries taken per round: bounded, so one round is one modest BullMQ addBulk. */
@@ -14,8 +13,8 @@ const TAKE = 1024;
  * outbox, which the sweeper re-drives. Every worker runs one; they share the list.
  */
 export function startDispatcher(deps: Deps): { close(): Promise<void> } {
-  const { config, log } = deps;
-  const blocking: Redis = createRedis(config.REDIS_URL as string, "worker", log);
+  const { log } = deps;
+  const blocking: Redis = deps.connect("worker");
   let running = true;
 
   async function dispatch(members: string[]): Promise<void> {

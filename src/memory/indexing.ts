@@ -1,12 +1,15 @@
 import type { Deps } from "../deps";
 import type { Message } from "../messages/model";
 import { conversationNeighbours } from "../messages/neighbours";
-import { loadMessages } from "../messages/remove";
-import { envelope } from "../realtime/model";
+import { loadMessages } from "../messages/read";
+import { envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import type { IndexJobData } from "../store/queue";
 import { Script } from "../store/script";
 import type { EmbedBatcher } from "./batcher";
+
+/** What indexing uses. */
+export type IndexingDeps = Pick<Deps, "config" | "redis" | "vectors">;
 
 /**
  * Writes a message's vector and marks it indexed, atomically, only if the message still exists
@@ -59,7 +62,7 @@ export interface IndexOutcome {
  * up to that many earlier messages of its conversation, then its own (a chat turn alone often
  * says too little: "yes, on Tuesday"). Keyword search always indexes the message's own content.
  */
-async function embeddingTexts(deps: Deps, account: string, messages: Message[]): Promise<string[]> {
+async function embeddingTexts(deps: IndexingDeps, account: string, messages: Message[]): Promise<string[]> {
   const turns = deps.config.EMBED_CONTEXT_TURNS;
   if (turns === 0) return messages.map((m) => m.content);
   const neighbours = await conversationNeighbours(deps, account, messages, turns, 0);
@@ -67,7 +70,7 @@ async function embeddingTexts(deps: Deps, account: string, messages: Message[]):
 }
 
 /** Embeds (through the shared batcher) and indexes the messages of one job. */
-export async function indexMessages(deps: Deps, batcher: EmbedBatcher, job: IndexJobData): Promise<IndexOutcome> {
+export async function indexMessages(deps: IndexingDeps, batcher: EmbedBatcher, job: IndexJobData): Promise<IndexOutcome> {
   const { account, force } = job;
   const messages = (await loadMessages(deps, account, job.ids)).filter((m) => force || m.status !== "indexed");
   if (messages.length === 0) return { indexed: 0, skipped: job.ids.length };
@@ -95,7 +98,7 @@ export async function indexMessages(deps: Deps, batcher: EmbedBatcher, job: Inde
 }
 
 /** After the last attempt: the job's messages become `failed` with the reason. */
-export async function markFailed(deps: Deps, job: IndexJobData, reason: string): Promise<number> {
+export async function markFailed(deps: Pick<Deps, "redis">, job: IndexJobData, reason: string): Promise<number> {
   const messages: Message[] = await loadMessages(deps, job.account, job.ids);
   const results = await Promise.all(
     messages.map((m) =>

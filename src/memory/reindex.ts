@@ -1,8 +1,7 @@
-import type { Deps } from "../deps";
 import { conflict } from "../errors";
 import { keys, outboxMember } from "../store/keys";
 import { chunk } from "../store/queue";
-import { queueIndexJobs } from "./jobs";
+import { type JobDeps, queueIndexJobs } from "./jobs";
 
 export type ReindexMode = "failed" | "pending" | "all";
 
@@ -29,7 +28,7 @@ export interface ReindexOptions {
  * keyspace. One reindex runs per tenant at a time: from its walk until its jobs have run, another
  * is refused with 409 `reindex_running`.
  */
-export async function reindexTenant(deps: Deps, account: string, tenant: string, mode: ReindexMode, options: ReindexOptions = {}): Promise<number> {
+export async function reindexTenant(deps: JobDeps, account: string, tenant: string, mode: ReindexMode, options: ReindexOptions = {}): Promise<number> {
   const { redis } = deps;
   const claimKey = keys.reindexClaim(account, tenant);
   await claimTenant(deps, claimKey);
@@ -61,7 +60,7 @@ export async function reindexTenant(deps: Deps, account: string, tenant: string,
 }
 
 /** Takes the tenant's reindex claim, or throws 409 while another reindex of it is walking or its jobs wait. */
-async function claimTenant(deps: Deps, claimKey: string): Promise<void> {
+async function claimTenant(deps: JobDeps, claimKey: string): Promise<void> {
   const { redis } = deps;
   const mine = JSON.stringify({ started_at: new Date().toISOString() } satisfies Claim);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -85,7 +84,7 @@ async function claimTenant(deps: Deps, claimKey: string): Promise<void> {
   throw conflict("reindex_running", "A reindex of this tenant is starting; retry shortly");
 }
 
-async function selectMessages(deps: Deps, account: string, tenant: string, mode: ReindexMode): Promise<string[]> {
+async function selectMessages(deps: JobDeps, account: string, tenant: string, mode: ReindexMode): Promise<string[]> {
   const { redis } = deps;
   const conversations = await redis.zrange(keys.conversations(account, tenant), "0", "-1");
   const selected: string[] = [];

@@ -3,7 +3,7 @@ import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
 import type { Message } from "../messages/model";
 import { conversationNeighbours } from "../messages/neighbours";
-import { loadMessages } from "../messages/remove";
+import { loadMessages } from "../messages/read";
 import type { Embedder } from "../store/embeddings";
 import { collapseKey, metadataTags, queryTokens } from "../store/text";
 import type { VectorFilter } from "../store/vector-index";

@@ -5,7 +5,7 @@ import type { ProcessHealth } from "../metrics";
 import { EmbedderError } from "../store/embeddings";
 import { keys, QUEUE_INDEX } from "../store/keys";
 import { backoffDelay, type IndexJobData } from "../store/queue";
-import { answersPing, createRedis } from "../store/redis";
+import { answersPing } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
 import { startDispatcher } from "./dispatcher";
@@ -48,7 +48,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     hooks.onBatch?.(stats);
     log.debug({ size: stats.size, ms: Math.round(stats.ms), ok: stats.ok }, "embedded batch");
   });
-  const connection: Redis = createRedis(config.REDIS_URL as string, "worker", log);
+  const connection: Redis = deps.connect("worker");
   const workerId = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
   const worker = new Worker<IndexJobData>(

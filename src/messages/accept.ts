@@ -5,7 +5,7 @@ import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-lim
 import type { Deps } from "../deps";
 import { conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
-import { envelope } from "../realtime/model";
+import { envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
@@ -105,7 +105,7 @@ function idFromIdempotencyKey(account: string, key: string, index: number): stri
 }
 
 /** Checks the configured limits (the schema has only hard ceilings), naming each bad field. */
-function checkLimits(deps: Deps, prepared: Prepared[], path: (i: number) => string, now: number): void {
+function checkLimits(deps: Pick<Deps, "config">, prepared: Prepared[], path: (i: number) => string, now: number): void {
   const { MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_BATCH_MESSAGES } = deps.config;
   const problems: FieldError[] = [];
   if (prepared.length > MAX_BATCH_MESSAGES)
@@ -192,7 +192,7 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
  * RateLimit-* headers.
  */
 export async function acceptMessages(
-  deps: Deps,
+  deps: Pick<Deps, "config" | "redis">,
   principal: Principal,
   inputs: MessageInput[],
   options: { idempotencyKey?: string; batch: boolean; cost?: number },

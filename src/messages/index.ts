@@ -4,7 +4,8 @@ import type { Deps } from "../deps";
 import { errors, MessageId, noContent, refuseNonObjectMetadata, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
 import { BatchCreated, BatchInput, Message, MessageInput } from "./model";
-import { deleteMessage, getMessage } from "./remove";
+import { getMessage } from "./read";
+import { deleteMessage } from "./remove";
 
 const IdempotencyHeaders = t.Object({
   "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Makes a retry safe: stored once, same answer" })),

@@ -1,7 +1,7 @@
 import type { Deps } from "../deps";
 import { keys } from "../store/keys";
 import type { Message } from "./model";
-import { loadMessages } from "./remove";
+import { loadMessages } from "./read";
 
 export interface Neighbours {
   before: Message[];

@@ -1,11 +1,13 @@
-import { assertTenant, canSeeTenant } from "../auth/credentials";
+import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
-import { notFound } from "../errors";
-import { envelope } from "../realtime/model";
+import { envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import { Script } from "../store/script";
-import { type Message, toMessage } from "./model";
+import type { Message } from "./model";
+import { getMessage } from "./read";
+
+export type RemovalDeps = Pick<Deps, "redis" | "vectors">;
 
 /**
  * Removes a message with its vector (from both engine layouts) and outbox entry, atomically, so
@@ -23,15 +25,7 @@ redis.call('ZREM', KEYS[6], ARGV[2])
 return 1
 `);
 
-/** The caller's message, or 404 (also when an API key may not see its tenant: it learns nothing). */
-export async function getMessage(deps: Deps, principal: Principal, id: string): Promise<Message> {
-  const row = await deps.redis.hgetall(keys.message(principal.account, id));
-  if (!row.id || !canSeeTenant(principal, row.tenant_id)) throw notFound("Message");
-  assertTenant(principal, row.tenant_id, "read");
-  return toMessage(row);
-}
-
-export async function removeMessages(deps: Deps, account: string, messages: Message[]): Promise<number> {
+export async function removeMessages(deps: RemovalDeps, account: string, messages: Message[]): Promise<number> {
   const results = await Promise.all(
     messages.map((m) => {
       const { docKey, exactKey } = deps.vectors.removalFor(account, m.tenant_id, m.id);
@@ -57,14 +51,8 @@ export async function removeMessages(deps: Deps, account: string, messages: Mess
   return results.filter((r) => r === 1).length;
 }
 
-export async function deleteMessage(deps: Deps, principal: Principal, id: string): Promise<void> {
+export async function deleteMessage(deps: RemovalDeps, principal: Principal, id: string): Promise<void> {
   const message = await getMessage(deps, principal, id);
   assertTenant(principal, message.tenant_id, "write");
   await removeMessages(deps, principal.account, [message]);
-}
-
-/** Loads stored messages by id, in order, skipping ones that no longer exist. */
-export async function loadMessages(deps: Pick<Deps, "redis">, account: string, ids: string[]): Promise<Message[]> {
-  const rows = await Promise.all(ids.map((id) => deps.redis.hgetall(keys.message(account, id))));
-  return rows.filter((r) => r.id).map(toMessage);
 }

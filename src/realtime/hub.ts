@@ -1,9 +1,10 @@
 import type { Redis } from "ioredis";
 import { parseRevocation, type Revocation } from "../auth/revocation";
-import type { Logger } from "../log";
+import type { Deps } from "../deps";
 import { keys } from "../store/keys";
-import { closeRedis, createRedis } from "../store/redis";
-import { CLOSE_CODES, type Envelope } from "./model";
+import { closeRedis } from "../store/redis";
+import type { Envelope } from "../events/model";
+import { CLOSE_CODES } from "./model";
 
 export interface Subscriber {
   account: string;
@@ -35,8 +36,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * key revoked, an account deleted), passes them to `onRevoked` and closes the sockets they
  * authorised; a socket is closed when its credential expires.
  */
-export async function createRealtime(redisUrl: string, log: Logger, onRevoked?: (revocation: Revocation) => void): Promise<Realtime> {
-  const subscriber: Redis = createRedis(redisUrl, "subscriber", log);
+export async function createRealtime(deps: Pick<Deps, "connect">, onRevoked?: (revocation: Revocation) => void): Promise<Realtime> {
+  const subscriber: Redis = deps.connect("subscriber");
   const rooms = new Map<string, Set<Subscriber>>();
   const expiries = new Map<Subscriber, ReturnType<typeof setTimeout>>();
   const room = (account: string, tenant: string) => `${account}\n${tenant}`;

@@ -57,12 +57,16 @@ export async function waitReady(client: Redis, timeoutMs = 10_000): Promise<void
   });
 }
 
-/** Whether Redis answers PING; a fail-fast (request) client answers false at once while disconnected. */
-export function answersPing(client: Redis): Promise<boolean> {
-  return client.ping().then(
-    (reply) => reply === "PONG",
+/**
+ * Whether Redis answers PING within `timeoutMs`: a fail-fast (request) client answers false at once
+ * while disconnected, a waiting (worker) one when the time is up.
+ */
+export function answersPing(client: Redis, timeoutMs = 1000): Promise<boolean> {
+  const reply = client.ping().then(
+    (r) => r === "PONG",
     () => false,
   );
+  return Promise.race([reply, Bun.sleep(timeoutMs).then(() => false)]);
 }
 
 /** Closes a client politely, falling back to a hard disconnect if Redis is gone. */

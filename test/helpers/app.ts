@@ -49,7 +49,7 @@ export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; re
     h.redisUrl = redis.url;
     const config = testConfig(redis.url, env);
     h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
-    if (options.realtime) h.realtime = await createRealtime(redis.url, h.deps.log, (revocation) => forgetRevoked(h.deps, revocation));
+    if (options.realtime) h.realtime = await createRealtime(h.deps, (revocation) => forgetRevoked(h.deps, revocation));
     h.app = createApp(h.deps, h.realtime);
     if (options.worker) h.worker = startIndexingWorker(h.deps);
   }, 60_000);

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import type { Subprocess } from "bun";
-import type { Envelope } from "../../src/realtime/model";
+import type { Envelope } from "../../src/events/model";
 import { keys } from "../../src/store/keys";
 import { createRedis } from "../../src/store/redis";
 

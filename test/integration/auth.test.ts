@@ -166,7 +166,7 @@ describe("API key cache", () => {
     const { createApp } = await import("../../src/app");
     const config = { ...h.deps.config, API_KEY_CACHE_MS: 60_000 };
     const depsB = await createDeps(config, { log: h.deps.log, embedder: h.deps.embedder });
-    const hubB = await createRealtime(h.redisUrl, h.deps.log, (revocation) => forgetRevoked(depsB, revocation));
+    const hubB = await createRealtime(depsB, (revocation) => forgetRevoked(depsB, revocation));
     h.cleanup(() => closeDeps(depsB));
     h.cleanup(() => hubB.close());
     const appB = createApp(depsB, hubB);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import type { Envelope } from "../../src/realtime/model";
+import type { Envelope } from "../../src/events/model";
 import { createOpenAiEmbedder } from "../../src/store/embeddings";
 import { createRedis } from "../../src/store/redis";
 import { eventually, testConfig, useHarness } from "../helpers/app";

@@ -9,7 +9,7 @@ const h = useHarness({ WS_HEARTBEAT_MS: "4000" });
 describe("WebSocket heartbeats", () => {
   test("an idle client that answers pings stays connected; a dead one (never answers) is dropped", async () => {
     const { token } = await h.account();
-    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const hub = await createRealtime(h.deps);
     const app = createApp(h.deps, hub).listen({ port: 0, hostname: "127.0.0.1" });
     h.cleanup(async () => {
       await hub.close();

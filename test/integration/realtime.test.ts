@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { createApp } from "../../src/app";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
-import type { MessageEvent } from "../../src/realtime/model";
+import type { MessageEvent } from "../../src/events/model";
 import { eventually, useHarness } from "../helpers/app";
 import { silentWebSocketPeer, spawnWorker } from "../helpers/processes";
 
@@ -14,7 +14,7 @@ let worker: Subprocess;
 let base: string;
 
 beforeAll(async () => {
-  realtimeB = await createRealtime(h.redisUrl, h.deps.log);
+  realtimeB = await createRealtime(h.deps);
   b = createApp(h.deps, realtimeB).listen({ port: 0, hostname: "127.0.0.1" });
   base = `127.0.0.1:${b.server?.port}`;
   worker = spawnWorker(h.redisUrl, { EMBED_BATCH_WAIT_MS: "10" });
@@ -121,7 +121,7 @@ describe("WebSocket events across instances", () => {
 
   test("shutdown closes sockets with 1001", async () => {
     const { token } = await h.account();
-    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const hub = await createRealtime(h.deps);
     const c = createApp(h.deps, hub).listen({ port: 0, hostname: "127.0.0.1" });
     const socket = new WebSocket(`ws://127.0.0.1:${c.server?.port}/ws/messages/z`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
     await new Promise((r) => {
@@ -139,7 +139,7 @@ describe("WebSocket events across instances", () => {
 describe("slow clients", () => {
   test("a client that stops reading is disconnected after a bounded buffer; others keep receiving", async () => {
     const { token, userId } = await h.account();
-    const hub = await createRealtime(h.redisUrl, h.deps.log);
+    const hub = await createRealtime(h.deps);
     const c = createApp({ ...h.deps, config: { ...h.deps.config, WS_MAX_BUFFER_BYTES: 64 * 1024 } }, hub).listen({ port: 0, hostname: "127.0.0.1" });
     const port = c.server?.port as number;
     // A raw client that completes the handshake and then never reads again.
