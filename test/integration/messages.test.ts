@@ -117,7 +117,7 @@ describe("POST /v1/messages/batch", () => {
     expect(list.body.total).toBe(0);
     // Nor is anything of this account waiting to be indexed (other tests share the outbox and dispatch list).
     const ours = (members: string[]) => members.filter((m) => m.startsWith(outboxMember(userId, "")));
-    expect(ours(await h.deps.redis.zrange(keys.outbox(), 0, -1))).toEqual([]);
+    expect(ours(await h.deps.redis.zrange(keys.outbox(), "0", "-1"))).toEqual([]);
     expect(ours(await h.deps.redis.lrange(keys.dispatch(), 0, -1))).toEqual([]);
   });
 
