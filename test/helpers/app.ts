@@ -97,3 +97,9 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await Bun.sleep(50);
   }
 }
+
+/** How many vectors an account's tenant has stored, on either engine (key names from the index itself). */
+export async function countVectors(deps: Deps, account: string, tenant: string): Promise<number> {
+  const { docKey, exactKey } = deps.vectors.removalFor(account, tenant, "*");
+  return deps.vectors.engine === "exact" ? deps.redis.hlen(exactKey) : (await deps.redis.keys(docKey)).length;
+}
