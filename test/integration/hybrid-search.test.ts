@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { eventually, type Harness, useHarness } from "../helpers/app";
 import { hasVectorSearch } from "../helpers/redis";
 
@@ -58,7 +58,8 @@ for (const [engine, h] of engines) {
     };
     const idsOf = (r: { results: Hit[] }) => r.results.map((x) => x.id);
 
-    test("setup: a chat over three sessions, indexed", async () => {
+    // The chat every test below searches: three sessions, indexed.
+    beforeAll(async () => {
       token = (await harness.account()).token;
       const { status, body } = await harness.json("POST", "/v1/messages/batch", {
         token,
@@ -71,7 +72,7 @@ for (const [engine, h] of engines) {
         const states = await Promise.all(ids.map((id) => harness.json("GET", `/v1/messages/${id}`, { token })));
         return states.every((s) => s.body.status === "indexed");
       });
-    });
+    }, 60_000);
 
     test("keyword finds exact names and numbers; semantic finds paraphrases; hybrid finds both", async () => {
       expect(idsOf(await search({ query: "Biscuit", mode: "keyword" }))).toEqual([ids[2]]);
