@@ -41,10 +41,10 @@ async function run(cmd: string[], options: { cwd?: string; env?: Record<string, 
   return { exitCode, stdout, stderr, signal: proc.signalCode, describe: `$ ${cmd.join(" ")}\nexit=${exitCode} signal=${proc.signalCode}\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
 }
 
+/** Exit 0 and the client's closing line; the whole transcript is the failure message. */
 function expectOk(result: Awaited<ReturnType<typeof run>>, line: string) {
-  const ok = result.exitCode === 0 && result.stdout.split("\n").some((l) => l.trim() === line);
-  if (!ok) throw new Error(`expected exit 0 and a line "${line}"\n${result.describe}`);
-  expect(ok).toBe(true);
+  const printed = result.stdout.split("\n").some((l) => l.trim() === line);
+  expect({ exitCode: result.exitCode, printed }, `expected exit 0 and a line "${line}"\n${result.describe}`).toEqual({ exitCode: 0, printed: true });
 }
 
 /** `test`, or `test.skip` with the reason on stderr when the toolchain is missing. */

@@ -98,3 +98,23 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await Bun.sleep(50);
   }
 }
+
+/** How many vectors an account's tenant has stored, on either engine (key names from the index itself). */
+export async function countVectors(deps: Deps, account: string, tenant: string): Promise<number> {
+  const { docKey, exactKey } = deps.vectors.removalFor(account, tenant, "*");
+  return deps.vectors.engine === "exact" ? deps.redis.hlen(exactKey) : (await deps.redis.keys(docKey)).length;
+}
+
+/**
+ * Rate-limit windows start at multiples of their length since the epoch. Waits for the next window when the
+ * current one has less than `needMs` left, so a test never straddles a boundary (the count would
+ * start again from zero). Returns when the window the test runs in ends (ms since the epoch).
+ */
+export async function freshWindow(windowS: number, needMs = 30_000): Promise<number> {
+  const windowMs = windowS * 1000;
+  const endOf = (t: number) => (Math.floor(t / windowMs) + 1) * windowMs;
+  const end = endOf(Date.now());
+  if (end - Date.now() >= needMs) return end;
+  await eventually("the next rate-limit window", () => Date.now() >= end, needMs + 5_000);
+  return endOf(Date.now());
+}

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import type { Subprocess } from "bun";
-import type { Envelope } from "../../src/events/model";
+import type { Envelope, MessageEvent } from "../../src/events/model";
 import { keys } from "../../src/store/keys";
 import { createRedis } from "../../src/store/redis";
 
@@ -48,4 +48,26 @@ export async function countIndexedEvents(redisUrl: string): Promise<{ counts: Ma
   });
   await subscriber.subscribe(keys.eventsChannel());
   return { counts, close: () => subscriber.quit() };
+}
+
+/** A WebSocket client that records the events it receives and how it was closed. */
+export interface Listener {
+  events: MessageEvent[];
+  closed?: { code: number; reason: string };
+  socket: WebSocket;
+}
+
+/** Opens `ws://{base}{path}` with these headers (Bun's WebSocket takes them) and resolves once open. */
+export async function listen(base: string, path: string, headers: Record<string, string> = {}): Promise<Listener> {
+  const socket = new WebSocket(`ws://${base}${path}`, { headers } as unknown as string[]);
+  const listener: Listener = { events: [], socket };
+  socket.onmessage = (e) => listener.events.push(JSON.parse(String(e.data)));
+  socket.onclose = (e) => {
+    listener.closed = { code: e.code, reason: e.reason };
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.onopen = () => resolve();
+    socket.onerror = () => reject(new Error("socket failed to open"));
+  });
+  return listener;
 }

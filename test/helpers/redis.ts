@@ -26,17 +26,25 @@ export async function startTestRedis(options: { appendonly?: boolean; extraArgs?
   };
 }
 
-/** Whether a test redis-server (with TEST_REDIS_ARGS) has vector search: started, probed, stopped. */
-export async function hasVectorSearch(): Promise<boolean> {
+/** Whether the redis-server at `url` has vector search (the Query Engine). */
+export async function hasVectorSearchAt(url: string): Promise<boolean> {
   const { createRedis, closeRedis, waitReady } = await import("../../src/store/redis");
   const { detectVectorSupport } = await import("../../src/store/vector-index");
-  const server = await startTestRedis();
-  const probe = createRedis(server.url, "worker");
+  const probe = createRedis(url, "worker");
   try {
     await waitReady(probe);
     return await detectVectorSupport(probe);
   } finally {
     await closeRedis(probe);
+  }
+}
+
+/** Whether a test redis-server (with TEST_REDIS_ARGS) has vector search: started, probed, stopped. */
+export async function hasVectorSearch(): Promise<boolean> {
+  const server = await startTestRedis();
+  try {
+    return await hasVectorSearchAt(server.url);
+  } finally {
     await server.stop();
   }
 }

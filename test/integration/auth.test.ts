@@ -2,12 +2,29 @@ import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { forgetRevoked } from "../../src/auth/revocation";
 import { DEV_JWT_SECRET } from "../../src/config";
+import { callerCharge } from "../../src/auth/credentials";
 import { closeDeps, createDeps } from "../../src/deps";
 import { createRealtime } from "../../src/realtime/hub";
-import { useHarness } from "../helpers/app";
+import { keys } from "../../src/store/keys";
+import { eventually, freshWindow, useHarness } from "../helpers/app";
 
 const h = useHarness();
 const secret = new TextEncoder().encode(DEV_JWT_SECRET);
+
+/** Rate-limit tests count requests in one fixed window: a long one, so a run rarely comes near its end. */
+const WINDOW_S = 3600;
+
+/** Sends a request that must be refused, and checks its Retry-After is the whole seconds left until `end`. */
+async function expectRetryUntil(end: number, send: () => Promise<Response>): Promise<Response> {
+  const before = Date.now();
+  const res = await send();
+  const after = Date.now();
+  expect(res.status).toBe(429);
+  const retryAfter = Number(res.headers.get("retry-after"));
+  expect(retryAfter).toBeGreaterThanOrEqual(Math.ceil((end - after) / 1000));
+  expect(retryAfter).toBeLessThanOrEqual(Math.ceil((end - before) / 1000));
+  return res;
+}
 
 describe("register and login", () => {
   test("the guide's flow: register, login, refresh, create an API key, use it", async () => {
@@ -61,12 +78,13 @@ describe("register and login", () => {
   });
 
   test("unknown email and wrong password get the same 401", async () => {
-    await h.account("pw");
-    const wrong = await h.json("POST", "/v1/auth/login", { body: { email: "dup@example.com", password: "WrongPass123" } });
-    const unknown = await h.json("POST", "/v1/auth/login", { body: { email: "ghost@example.com", password: "WrongPass123" } });
-    expect(wrong.status).toBe(401);
-    expect(unknown.status).toBe(401);
-    expect(wrong.body.message).toBe(unknown.body.message);
+    const { email } = await h.account("pw");
+    const wrong = await h.json("POST", "/v1/auth/login", { body: { email, password: "WrongPass123" } });
+    const unknown = await h.json("POST", "/v1/auth/login", { body: { email: `ghost-${email}`, password: "WrongPass123" } });
+    const answer = ({ status, body }: { status: number; body: Record<string, unknown> }) => ({ status, code: body.code, message: body.message, details: body.details });
+    expect(answer(wrong)).toEqual({ status: 401, code: "unauthorized", message: expect.any(String), details: undefined });
+    expect(answer(unknown)).toEqual(answer(wrong));
+    expect((await h.json("POST", "/v1/auth/login", { body: { email, password: "SecurePass123" } })).status).toBe(200);
   });
 });
 
@@ -117,7 +135,7 @@ describe("tokens", () => {
     const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
     const altered = `${head}.${Buffer.from(JSON.stringify({ ...claims, sub: "usr_someone_else" })).toString("base64url")}.${sig}`;
     expect(await me(altered)).toBe(401);
-    await Bun.sleep(exp * 1000 - Date.now() + 50);
+    await eventually("the token's expiry time", () => Date.now() >= exp * 1000, 5_000);
     expect(await me(short)).toBe(401);
   });
 
@@ -154,7 +172,7 @@ describe("API keys", () => {
     expect((await h.json("POST", "/v1/messages", { apiKey: tenantA.key, body: msg })).status).toBe(401);
 
     const expiring = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "exp", expires_days: 1 } })).body;
-    await h.deps.redis.hset(`mm:api-key:${expiring.id}`, "expires_at", new Date(Date.now() - 1000).toISOString());
+    await h.deps.redis.hset(keys.apiKey(expiring.id), "expires_at", new Date(Date.now() - 1000).toISOString());
     expect((await h.json("POST", "/v1/messages", { apiKey: expiring.key, body: msg })).status).toBe(401);
     expect((await h.json("POST", "/v1/messages", { apiKey: `${expiring.key.slice(0, -2)}xx`, body: msg })).status).toBe(401);
   });
@@ -175,19 +193,13 @@ describe("API key cache", () => {
     const me = () => appB.handle(new Request("http://localhost/v1/conversations?tenant_id=t", { headers: { "x-api-key": created.key } }));
     expect((await me()).status).toBe(200);
     // Now cached on B: the stored key is gone from Redis but B still answers from its cache...
-    const row = await h.deps.redis.hgetall(`mm:api-key:${created.id}`);
-    await h.deps.redis.del(`mm:api-key:${created.id}`);
+    const row = await h.deps.redis.hgetall(keys.apiKey(created.id));
+    await h.deps.redis.del(keys.apiKey(created.id));
     expect((await me()).status).toBe(200);
-    await h.deps.redis.hset(`mm:api-key:${created.id}`, row);
+    await h.deps.redis.hset(keys.apiKey(created.id), row);
     // ...until A revokes it.
     expect((await h.request("DELETE", `/v1/auth/api-keys/${created.id}`, { token })).status).toBe(204);
-    const deadline = Date.now() + 2000;
-    let status = (await me()).status;
-    while (status !== 401 && Date.now() < deadline) {
-      await Bun.sleep(20);
-      status = (await me()).status;
-    }
-    expect(status).toBe(401);
+    await eventually("instance B refusing the revoked key", async () => (await me()).status === 401, 2_000);
   });
 
   test("a wrong secret for a cached key id is refused", async () => {
@@ -232,54 +244,57 @@ describe("tenant isolation between accounts", () => {
 describe("rate limits", () => {
   test("over the limit is 429 with Retry-After, shared by two app instances on one Redis", async () => {
     const { createApp } = await import("../../src/app");
-    const limited = { ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: 60 } };
+    const limited = { ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: WINDOW_S } };
     const appA = createApp(limited);
     const appB = createApp(limited);
     const { token } = await h.account();
     const get = (app: typeof appA) => app.handle(new Request("http://localhost/v1/auth/me", { headers: { authorization: `Bearer ${token}` } }));
+    const end = await freshWindow(WINDOW_S);
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await get(appA)).status, (await get(appB)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
-    const res = await get(appA);
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    // A refused request is not counted, so a later one is refused the same way.
+    const res = await expectRetryUntil(end, () => get(appA));
+    const retryAfter = res.headers.get("retry-after");
     expect(res.headers.get("ratelimit-remaining")).toBe("0");
-    expect(await res.json()).toMatchObject({ code: "rate_limited" });
-    const ok = await get(appA).catch(() => undefined);
-    expect(ok?.status).toBe(429);
+    expect(res.headers.get("ratelimit-reset")).toBe(retryAfter);
+    expect(await res.json()).toMatchObject({ code: "rate_limited", details: { retry_after: Number(retryAfter) } });
   });
 
   test("message writes charge the limit in the accept script: 429 stores nothing; refused requests and batches count", async () => {
     const { createApp } = await import("../../src/app");
-    const app = createApp({ ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: 60, RATE_LIMIT_BATCH_UNIT: 2, MAX_CONTENT_CHARS: 100 } });
-    const { token } = await h.account();
+    const limited = { ...h.deps, config: { ...h.deps.config, RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_WINDOW_S: WINDOW_S, RATE_LIMIT_BATCH_UNIT: 2, MAX_CONTENT_CHARS: 100 } };
+    const app = createApp(limited);
+    const { token, userId } = await h.account();
     const post = (path: string, body: unknown) =>
       app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
     const msg = (content: string) => ({ tenant_id: "rl", conversation_id: "c", role: "user", content });
+    const end = await freshWindow(WINDOW_S);
+    const used = async () => Number(await h.deps.redis.get(callerCharge(limited, { account: userId, kind: "user", scopes: ["read", "write"], tenants: null }).key));
 
     const first = await post("/v1/messages", msg("one"));
     expect(first.status).toBe(202);
     expect(first.headers.get("ratelimit-limit")).toBe("5");
     expect(first.headers.get("ratelimit-remaining")).toBe("4");
-    // Refused before the accept script (schema, configured limit): charged all the same, without waiting.
+    // Refused before the accept script (schema, configured limit): charged all the same, without
+    // the response waiting for it, so wait for the count to land.
     expect((await post("/v1/messages", { tenant_id: "rl" })).status).toBe(400);
     expect((await post("/v1/messages", msg("x".repeat(101)))).status).toBe(400);
-    await Bun.sleep(100);
+    await eventually("both refused requests charged", async () => (await used()) === 3);
     // A batch of 2 costs 1 + floor(2 / 2) = 2: exactly what is left.
     const batch = await post("/v1/messages/batch", { messages: [msg("two"), msg("three")] });
     expect(batch.status).toBe(202);
     expect(batch.headers.get("ratelimit-remaining")).toBe("0");
-    const refused = await post("/v1/messages", msg("four"));
-    expect(refused.status).toBe(429);
-    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    const refused = await expectRetryUntil(end, () => post("/v1/messages", msg("four")));
     expect(await refused.json()).toMatchObject({ code: "rate_limited" });
+    expect(await used()).toBe(5);
     const history = await h.json("GET", "/v1/conversations/c/messages?tenant_id=rl", { token });
     expect(history.body.messages.map((m: { content: string }) => m.content)).toEqual(["one", "two", "three"]);
   });
 
   test("login is limited tightly per address and loosely per email: a guesser does not lock the owner out", async () => {
     const { createApp } = await import("../../src/app");
-    const app = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, AUTH_EMAIL_RATE_LIMIT: 5, TRUST_PROXY: true } });
+    const app = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, AUTH_EMAIL_RATE_LIMIT: 5, AUTH_RATE_WINDOW_S: WINDOW_S, TRUST_PROXY: true } });
     const attempt = (ip: string, email: string) =>
       app.handle(
         new Request("http://localhost/v1/auth/login", {
@@ -288,12 +303,11 @@ describe("rate limits", () => {
           body: JSON.stringify({ email, password: "guess12345" }),
         }),
       );
+    const end = await freshWindow(WINDOW_S);
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await attempt("203.0.113.7", "victim@example.com")).status);
     expect(statuses).toEqual([401, 401, 401, 429]);
-    const limited = await attempt("203.0.113.7", "other@example.com");
-    expect(limited.status).toBe(429);
-    expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
+    await expectRetryUntil(end, () => attempt("203.0.113.7", "other@example.com"));
     // The owner, from another address, is not locked out by the guesser...
     expect((await attempt("198.51.100.9", "victim@example.com")).status).toBe(401);
     expect((await attempt("198.51.100.10", "victim@example.com")).status).toBe(401);
@@ -312,13 +326,15 @@ describe("rate limits", () => {
           body: JSON.stringify({ email, password: "guess12345" }),
         }),
       );
-    const oneHop = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true, TRUST_PROXY_HOPS: 1 } });
+    const behind = (hops: number) => createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, AUTH_RATE_WINDOW_S: WINDOW_S, TRUST_PROXY: true, TRUST_PROXY_HOPS: hops } });
+    await freshWindow(WINDOW_S);
+    const oneHop = behind(1);
     const statuses = [];
     // each attempt claims another origin and uses another email: only the proxy-appended address counts
     for (let i = 0; i < 4; i++) statuses.push((await login(oneHop, `10.0.0.${i}, 192.0.2.44`, `rotating${i}@example.com`)).status);
     expect(statuses).toEqual([401, 401, 401, 429]);
     // two proxies of ours: the client is the second entry from the right
-    const twoHops = createApp({ ...h.deps, config: { ...h.deps.config, AUTH_RATE_LIMIT: 3, TRUST_PROXY: true, TRUST_PROXY_HOPS: 2 } });
+    const twoHops = behind(2);
     const second = [];
     for (let i = 0; i < 4; i++) second.push((await login(twoHops, `10.9.9.${i}, 192.0.2.55, 198.51.100.1`, `hop${i}@example.com`)).status);
     expect(second).toEqual([401, 401, 401, 429]);

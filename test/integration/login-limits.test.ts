@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app";
 import type { Config } from "../../src/config";
-import { useHarness } from "../helpers/app";
+import { eventually, freshWindow, useHarness } from "../helpers/app";
 
 const h = useHarness();
 
@@ -20,20 +20,12 @@ function loginAs(limits: Partial<Config>) {
   };
 }
 
-/** Waits out a refusal: polls until `attempt` is answered with something other than 429. */
-async function afterBackoff(attempt: () => Promise<{ status: number }>) {
-  for (;;) {
+/** Waits out a refusal: tries until `attempt` is answered with something other than 429. */
+const afterBackoff = (attempt: () => Promise<{ status: number }>) =>
+  eventually("the backoff to pass", async () => {
     const answer = await attempt();
-    if (answer.status !== 429) return answer;
-    await Bun.sleep(100);
-  }
-}
-
-/** Per-email windows are fixed windows: start a test well inside one so it cannot straddle two. */
-async function awayFromWindowEdge(windowS: number) {
-  const left = windowS * 1000 - (Date.now() % (windowS * 1000));
-  if (left < 5000) await Bun.sleep(left + 10);
-}
+    return answer.status !== 429 && answer;
+  });
 
 const RIGHT = "SecurePass123";
 const WRONG = "guess123456";
@@ -72,7 +64,7 @@ describe("login backoff per (email, address)", () => {
 
 describe("login limit per email, from every address", () => {
   test("counts wrong passwords only: guessing spread over addresses meets it, the owner's sign-ins never use it", async () => {
-    await awayFromWindowEdge(300);
+    await freshWindow(300, 5000);
     const { email } = await h.account("popular");
     const login = loginAs({ AUTH_EMAIL_RATE_LIMIT: 3, AUTH_RATE_WINDOW_S: 300 });
     for (let i = 0; i < 5; i++) expect((await login(`198.51.100.${70 + i}`, email, RIGHT)).status).toBe(200);

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { keys, outboxMember } from "../../src/store/keys";
 import { useHarness } from "../helpers/app";
 
 const h = useHarness();
@@ -26,8 +27,8 @@ describe("POST /v1/messages", () => {
     const got = await h.json("GET", `/v1/messages/${body.id}`, { token });
     expect(got.body).toEqual(body);
     // Stored with its outbox and dispatch entries in the same step; no worker has run.
-    expect(await h.deps.redis.lrange("mm:dispatch", 0, -1)).toContain(`${userId}:${body.id}`);
-    expect(await h.deps.redis.zscore("mm:outbox", `${userId}:${body.id}`)).not.toBeNull();
+    expect(await h.deps.redis.lrange(keys.dispatch(), 0, -1)).toContain(outboxMember(userId, body.id));
+    expect(await h.deps.redis.zscore(keys.outbox(), outboxMember(userId, body.id))).not.toBeNull();
   });
 
   test("the guide's nulls mean 'not given'; tool role is accepted", async () => {
@@ -107,14 +108,17 @@ describe("POST /v1/messages/batch", () => {
   });
 
   test("an invalid item stores nothing and the 400 names each bad item by index and field", async () => {
-    const { token } = await h.account();
+    const { token, userId } = await h.account();
     const messages = [msg(0), msg(1), { ...msg(2), content: "" }, msg(3), { ...msg(4), role: "robot" }];
     const { status, body } = await h.json("POST", "/v1/messages/batch", { token, body: { messages } });
     expect(status).toBe(400);
     expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(["messages.2.content", "messages.4.role"]);
     const list = await h.json("GET", "/v1/conversations?tenant_id=my-app", { token });
     expect(list.body.total).toBe(0);
-    expect(await h.deps.redis.zcard("mm:outbox")).toBeGreaterThanOrEqual(0);
+    // Nor is anything of this account waiting to be indexed (other tests share the outbox and dispatch list).
+    const ours = (members: string[]) => members.filter((m) => m.startsWith(outboxMember(userId, "")));
+    expect(ours(await h.deps.redis.zrange(keys.outbox(), "0", "-1"))).toEqual([]);
+    expect(ours(await h.deps.redis.lrange(keys.dispatch(), 0, -1))).toEqual([]);
   });
 
   test("duplicate ids inside one batch are 400; an id used for other content is 409 and stores nothing", async () => {

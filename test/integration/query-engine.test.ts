@@ -1,34 +1,27 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError } from "../../src/config";
-import { createDeps, type Deps } from "../../src/deps";
+import { closeDeps, createDeps, type Deps } from "../../src/deps";
 import { createLogger } from "../../src/log";
 import type { Embedder } from "../../src/store/embeddings";
 import { normalize } from "../../src/store/embeddings";
-import { closeRedis, createRedis, waitReady } from "../../src/store/redis";
-import { createVectorIndex, detectVectorSupport, type VectorDoc, type VectorFilter, type VectorHit } from "../../src/store/vector-index";
-import { testConfig } from "../helpers/app";
-import { startTestRedis } from "../helpers/redis";
+import { keys } from "../../src/store/keys";
+import { createVectorIndex, type VectorDoc, type VectorFilter, type VectorHit } from "../../src/store/vector-index";
+import { eventually, testConfig } from "../helpers/app";
+import { hasVectorSearchAt, startTestRedis } from "../helpers/redis";
 
 /**
- * Query Engine (HNSW) path. Runs against REDIS_URL when it has vector search (Redis Stack,
- * Redis 8 — point it at a disposable server), else against a private redis-server started with
- * TEST_REDIS_ARGS (e.g. `--loadmodule /path/to/redisearch.so`); skipped, saying so, otherwise.
+ * Query Engine (HNSW) path, on a private redis-server started with TEST_REDIS_ARGS (e.g.
+ * `--loadmodule /path/to/redisearch.so`); never on a Redis the user already runs, whatever
+ * REDIS_URL says. Skipped, saying so, when that server has no vector search.
  */
-const external = process.env.REDIS_URL;
-const server = external ? undefined : await startTestRedis();
-const url = external ?? (server?.url as string);
-const probe = createRedis(url, "worker");
-await waitReady(probe);
-const supported = await detectVectorSupport(probe);
-await closeRedis(probe);
+const server = await startTestRedis();
+const url = server.url;
+const supported = await hasVectorSearchAt(url);
 if (!supported) {
-  process.stderr.write(
-    `\n[query-engine] SKIPPED: ${external ? "REDIS_URL" : "the test redis-server"} has no vector search. ` +
-      "Set REDIS_URL to a Redis Stack / Redis 8, or TEST_REDIS_ARGS='--loadmodule /path/redisearch.so'.\n",
-  );
+  process.stderr.write("\n[query-engine] SKIPPED: the test redis-server has no vector search. Set TEST_REDIS_ARGS='--loadmodule /path/redisearch.so'.\n");
 }
 afterAll(async () => {
-  await server?.stop();
+  await server.stop();
 });
 
 const DIMS = 512;
@@ -48,16 +41,23 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
   let deps: Deps;
   const log = createLogger("silent");
   const config = testConfig(url);
-  const account = `acct${Date.now()}`;
+  const account = "acct-qe";
+  const MODEL = "local-use-lite-512";
+
+  beforeAll(async () => {
+    deps = await createDeps(config, { log });
+  });
+  afterAll(async () => {
+    await closeDeps(deps);
+  });
 
   test("is detected and its index is created with the embedder's dimension", async () => {
-    deps = await createDeps(config, { log });
     expect(deps.vectors.engine).toBe("query-engine");
     const info = (await deps.redis.call("FT.INFO", deps.vectors.name)) as unknown[];
     const text = JSON.stringify(info);
-    expect(text).toContain('"prefixes",["mm:vec:local-use-lite-512:"]');
+    expect(text).toContain(`"prefixes",["${keys.vectorDocPrefix(MODEL)}"]`);
     expect(text).toContain('"attribute","vec","type","VECTOR"');
-    expect(deps.vectors.name).toBe("mm:idx:local-use-lite-512");
+    expect(deps.vectors.name).toBe(keys.vectorIndex(MODEL));
   });
 
   test("gives the same answers as the exact engine, filters and odd tag values included", async () => {
@@ -110,7 +110,7 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
   });
 
   test("keyword lists equal the exact engine's: same BM25, coverage and filters", async () => {
-    const exact = createVectorIndex(deps.redis, "exact", fakeEmbedder("local-use-lite-512"), config);
+    const exact = createVectorIndex(deps.redis, "exact", fakeEmbedder(MODEL), config);
     const words = ["basel", "museum", "painting", "hiking", "skiing", "violin", "puppy", "garden", "recipe", "concert", "runner", "tennis"];
     // every document has 6 words (no stopwords), so the engines' average lengths agree and scores are equal
     const docs: VectorDoc[] = Array.from({ length: 40 }, (_, i) => ({
@@ -121,11 +121,10 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
     const pipeline = deps.redis.pipeline();
     for (const d of docs) for (const w of [deps.vectors.writeFor(d, near(centers[2])), exact.writeFor(d, near(centers[2]))]) pipeline.hset(w.key, ...(w.fields as [string, Buffer]));
     await pipeline.exec();
-    for (;;) {
+    await eventually("the index to catch up", async () => {
       const info = (await deps.redis.call("FT.INFO", deps.vectors.name)) as unknown[];
-      if (String(info[info.indexOf("indexing") + 1]) === "0") break;
-      await Bun.sleep(20);
-    }
+      return String(info[info.indexOf("indexing") + 1]) === "0";
+    });
     let compared = 0;
     const filters: Partial<VectorFilter>[] = [{}, { roles: ["assistant"] }, { conversation: "c1", metadata: ["n=2"] }, { createdAfter: 1_010, createdBefore: 1_030 }];
     for (const tokens of [["basel"], ["museum", "painting"], ["skiing", "puppies", "concerts"], ["basels", "hiking", "zebra"]]) {
@@ -147,17 +146,25 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
   });
 
   test("a restart keeps the index and its documents; another model refuses to start", async () => {
+    const pipeline = deps.redis.pipeline();
+    for (let i = 0; i < 8; i++) {
+      const doc: VectorDoc = { account, tenant: "restart", conversation: "c", role: "user", importance: 0.5, createdAt: 1_000 + i, content: `kept ${i}`, messageId: `r-${i}` };
+      const w = deps.vectors.writeFor(doc, near(centers[i % 3]));
+      pipeline.hset(w.key, ...(w.fields as [string, Buffer]));
+    }
+    await pipeline.exec();
     const query = near(centers[1]);
-    const before = await deps.vectors.search({ account, tenant: "team-a" }, query, 5);
+    const before = await deps.vectors.search({ account, tenant: "restart" }, query, 5);
     expect(before).toHaveLength(5);
     const again = await createDeps(config, { log });
-    expect(await again.vectors.search({ account, tenant: "team-a" }, query, 5)).toEqual(before);
-    await again.redis.quit();
-    await again.queue.close();
+    try {
+      expect(again.vectors.engine).toBe("query-engine");
+      expect(await again.vectors.search({ account, tenant: "restart" }, query, 5)).toEqual(before);
+    } finally {
+      await closeDeps(again);
+    }
     await expect(createDeps(config, { log, embedder: fakeEmbedder("other-model-384") })).rejects.toThrow(ConfigError);
     await expect(createDeps(config, { log, embedder: fakeEmbedder("other-model-384") })).rejects.toThrow(/reindex --switch-model/);
-    await deps.queue.close();
-    await deps.redis.quit();
   });
 });
 

@@ -1,18 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app";
-import { useHarness } from "../helpers/app";
+import { freshWindow, useHarness } from "../helpers/app";
 
 const h = useHarness();
 
-/** The hour's window must not end during the test. */
-async function awayFromWindowEdge(windowS: number) {
-  const left = windowS * 1000 - (Date.now() % (windowS * 1000));
-  if (left < 30_000) await Bun.sleep(left + 10);
-}
 
 describe("rate limit per account", () => {
   test("every credential of an account draws on one account budget: more keys are not more throughput", async () => {
-    await awayFromWindowEdge(3600);
+    await freshWindow(3600);
     const app = createApp({ ...h.deps, config: { ...h.deps.config, RATE_LIMIT_WINDOW_S: 3600, RATE_LIMIT_REQUESTS: 3, ACCOUNT_RATE_LIMIT_REQUESTS: 4 } });
     const call = async (key: string, method = "GET", body?: unknown) => {
       const path = method === "GET" ? "/v1/conversations?tenant_id=t" : "/v1/messages";

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { createApp } from "../../src/app";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
-import type { MessageEvent } from "../../src/events/model";
+import { keys } from "../../src/store/keys";
 import { eventually, useHarness } from "../helpers/app";
-import { silentWebSocketPeer, spawnWorker } from "../helpers/processes";
+import { listen as listenAt, silentWebSocketPeer, spawnWorker } from "../helpers/processes";
 
 /** Instance A serves HTTP writes in-process; instance B (own app, own subscriber) holds the sockets; the worker is a third process. */
 const h = useHarness({ EMBED_BATCH_WAIT_MS: "10" }, { realtime: true });
@@ -26,25 +26,7 @@ beforeAll(async () => {
   });
 });
 
-interface Listener {
-  events: MessageEvent[];
-  closed?: { code: number; reason: string };
-  socket: WebSocket;
-}
-
-async function listen(path: string, headers: Record<string, string> = {}): Promise<Listener> {
-  const socket = new WebSocket(`ws://${base}${path}`, { headers } as unknown as string[]);
-  const listener: Listener = { events: [], socket };
-  socket.onmessage = (e) => listener.events.push(JSON.parse(String(e.data)));
-  socket.onclose = (e) => {
-    listener.closed = { code: e.code, reason: e.reason };
-  };
-  await new Promise<void>((resolve, reject) => {
-    socket.onopen = () => resolve();
-    socket.onerror = () => reject(new Error("socket failed to open"));
-  });
-  return listener;
-}
+const listen = (path: string, headers: Record<string, string> = {}) => listenAt(base, path, headers);
 
 /** The HTTP answer to an upgrade request, to see refusals (a browser only sees "failed"). */
 async function upgradeStatus(path: string, headers: Record<string, string> = {}) {
@@ -62,12 +44,22 @@ describe("WebSocket events across instances", () => {
     const alice = await h.account("alice");
     const bob = await h.account("bob");
     const listener = await listen("/ws/messages/my-app", { authorization: `Bearer ${alice.token}` });
-    await post(bob.token, "my-app", "bob's message in bob's my-app");
-    await post(alice.token, "other-tenant", "alice in another tenant");
+    const others = [
+      { token: bob.token, id: (await post(bob.token, "my-app", "bob's message in bob's my-app")).body.id },
+      { token: alice.token, id: (await post(alice.token, "other-tenant", "alice in another tenant")).body.id },
+    ];
     const mine = await post(alice.token, "my-app", "alice's message");
     await eventually("indexed event", () => listener.events.some((e) => e.type === "message.indexed"), 30_000);
-    await Bun.sleep(300);
-    expect(listener.events.map((e) => [e.type, e.message.id])).toEqual([
+    // Events reach the socket in the order they were published. Once the other messages are
+    // indexed (their events published) and a later message of alice's has arrived, any event of
+    // theirs would have arrived before it.
+    await eventually("the other messages indexed", async () => {
+      const states = await Promise.all(others.map(({ token, id }) => h.json("GET", `/v1/messages/${id}`, { token })));
+      return states.every((s) => s.body.status === "indexed");
+    }, 30_000);
+    const last = await post(alice.token, "my-app", "alice's last message");
+    await eventually("the last message's event", () => listener.events.some((e) => e.message.id === last.body.id));
+    expect(listener.events.filter((e) => e.message.id !== last.body.id).map((e) => [e.type, e.message.id])).toEqual([
       ["message.created", mine.body.id],
       ["message.indexed", mine.body.id],
     ]);
@@ -151,16 +143,22 @@ describe("slow clients", () => {
       fast.onopen = r;
     });
     expect(hub.connections).toBe(2);
-    // Publish ~24 MB of events for this tenant straight on the channel, as workers do.
     const message = { id: "x", tenant_id: "slow", conversation_id: "c", role: "user", content: "y".repeat(60_000), importance: 0.5, metadata: null, status: "indexed", created_at: new Date().toISOString(), indexed_at: null, error: null };
     const event = JSON.stringify({ account: userId, event: { type: "message.indexed", tenant_id: "slow", conversation_id: "c", message, ts: new Date().toISOString() } });
-    for (let i = 0; i < 400 && !slow.closed(); i++) {
-      await h.deps.redis.publish("mm:events", event);
-      if (i % 20 === 0) await Bun.sleep(20);
+    // Publish ~60 KB events for this tenant straight on the channel, as workers do, 20 at a time, each
+    // round once the fast client has had every one so far: on until the slow one is dropped, and
+    // at least 100 events.
+    let published = 0;
+    while (published < 100 || (hub.connections === 2 && published < 400)) {
+      for (let i = 0; i < 20; i++) await h.deps.redis.publish(keys.eventsChannel(), event);
+      published += 20;
+      await eventually("the fast client keeping up", () => fastGot >= published, 20_000);
     }
-    await eventually("slow client dropped", () => slow.closed() || hub.connections === 1, 20_000);
     expect(hub.connections).toBe(1);
-    await eventually("fast client kept up", () => fastGot >= 100, 20_000);
+    // The one dropped is the slow client: the server closed its connection (seen once it reads again).
+    slow.socket.resume();
+    await eventually("the server to close the slow client's connection", () => slow.closed(), 5_000);
+    expect(fast.readyState).toBe(WebSocket.OPEN);
     fast.close();
     slow.socket.destroy();
     await hub.close();

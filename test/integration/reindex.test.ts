@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app";
 import type { Config } from "../../src/config";
 import { startIndexingWorker } from "../../src/memory/worker";
-import { eventually, useHarness } from "../helpers/app";
+import { eventually, freshWindow, useHarness } from "../helpers/app";
 
 /** No worker at first: stored messages stay pending and a reindex's jobs wait, until the test starts one. */
 const h = useHarness({ EMBED_BATCH_WAIT_MS: "10" });
@@ -18,11 +18,6 @@ function withBudget(limits: Partial<Config>) {
   };
 }
 
-/** The hour's window must not end during a test. */
-async function awayFromWindowEdge(windowS: number) {
-  const left = windowS * 1000 - (Date.now() % (windowS * 1000));
-  if (left < 30_000) await Bun.sleep(left + 10);
-}
 
 async function storePending(token: string, tenant: string, count: number) {
   const messages = Array.from({ length: count }, (_, i) => ({ tenant_id: tenant, conversation_id: "c", role: "user", content: `message number ${i}` }));
@@ -35,7 +30,7 @@ const waitingJobs = async () => (await h.deps.queue.getJobCounts("waiting")).wai
 
 describe("reindex is charged by the messages it queues", () => {
   test("1 request plus 1 per RATE_LIMIT_BATCH_UNIT messages, before anything is queued", async () => {
-    await awayFromWindowEdge(3600);
+    await freshWindow(3600);
     const { token } = await h.account();
     await storePending(token, "charged", 7);
     const reindex = withBudget({ RATE_LIMIT_REQUESTS: 5, RATE_LIMIT_BATCH_UNIT: 2 });

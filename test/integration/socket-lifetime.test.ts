@@ -5,6 +5,7 @@ import { DEV_JWT_SECRET } from "../../src/config";
 import { CLOSE_CODES } from "../../src/realtime/model";
 import { keys } from "../../src/store/keys";
 import { eventually, useHarness } from "../helpers/app";
+import { type Listener, listen } from "../helpers/processes";
 
 /** A socket lives no longer than the credential that opened it (revoked, expired, account deleted). */
 const h = useHarness({ EMBED_BATCH_WAIT_MS: "10" }, { realtime: true, worker: true });
@@ -16,27 +17,8 @@ beforeAll(() => {
   h.cleanup(() => server.stop(true));
 });
 
-interface Socket {
-  messages: string[];
-  closed?: { code: number; reason: string };
-  socket: WebSocket;
-}
-
-async function open(tenant: string, headers: Record<string, string>): Promise<Socket> {
-  const socket = new WebSocket(`ws://${base}/ws/messages/${tenant}`, { headers } as unknown as string[]);
-  const s: Socket = { messages: [], socket };
-  socket.onmessage = (e) => s.messages.push(String(e.data));
-  socket.onclose = (e) => {
-    s.closed = { code: e.code, reason: e.reason };
-  };
-  await new Promise<void>((resolve, reject) => {
-    socket.onopen = () => resolve();
-    socket.onerror = () => reject(new Error("socket failed to open"));
-  });
-  return s;
-}
-
-const closedWith = (s: Socket) => eventually("socket closed", () => s.closed, 10_000);
+const open = (tenant: string, headers: Record<string, string>) => listen(base, `/ws/messages/${tenant}`, headers);
+const closedWith = (s: Listener) => eventually("socket closed", () => s.closed, 10_000);
 const store = (token: string, tenant: string, content: string) =>
   h.json("POST", "/v1/messages", { token, body: { tenant_id: tenant, conversation_id: "c1", role: "user", content } });
 
@@ -53,10 +35,10 @@ describe("WebSocket lifetime", () => {
     expect(await closedWith(byDoomed)).toEqual({ code: CLOSE_CODES.revoked, reason: "API key revoked" });
     // The others still receive the tenant's events.
     const after = await store(token, "t", "written after the revocation");
-    for (const s of [byKept, byToken]) await eventually("event after revocation", () => s.messages.some((m) => m.includes(after.body.id)));
+    for (const s of [byKept, byToken]) await eventually("event after revocation", () => s.events.some((e) => e.message.id === after.body.id));
     expect(byKept.closed).toBeUndefined();
     expect(byToken.closed).toBeUndefined();
-    expect(byDoomed.messages.some((m) => m.includes(after.body.id))).toBe(false);
+    expect(byDoomed.events.some((e) => e.message.id === after.body.id)).toBe(false);
     byKept.socket.close();
     byToken.socket.close();
   });

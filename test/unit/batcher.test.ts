@@ -26,7 +26,7 @@ describe("embedding batcher", () => {
     expect(results.map((r) => r.map((v) => v[0]))).toEqual([[1, 2], [3], [4, 1, 2]]);
   });
 
-  test("a partial batch waits at most EMBED_BATCH_WAIT_MS", async () => {
+  test("a partial batch is held for EMBED_BATCH_WAIT_MS, then sent without filling up", async () => {
     const { embedder, calls } = countingEmbedder();
     const batcher = createEmbedBatcher(embedder, 64, 30);
     const t0 = performance.now();
