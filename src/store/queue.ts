@@ -31,7 +31,11 @@ export function backoffDelay(config: Config, attemptsMade: number): number {
   return Math.min(config.EMBED_BACKOFF_MAX_MS, config.EMBED_BACKOFF_MS * 2 ** Math.max(0, attemptsMade - 1));
 }
 
-/** Job ids are deterministic per accepted request and never contain `:`. */
+/**
+ * A fresh job id (time-ordered, never containing `:`, which BullMQ reserves). Not derived from the
+ * messages: each message records the id of its latest job (`job_id`), which is what the outbox
+ * sweeper checks before queueing it again.
+ */
 export const newJobId = () => `ix-${Bun.randomUUIDv7()}`;
 
 /** Splits ids into jobs of at most `size`, so one job never holds more than one embedder batch. */
