@@ -67,7 +67,7 @@ async function main() {
       worker.batches.push(s.size);
     },
   });
-  indexing.worker.on("stalled", () => {
+  for (const w of indexing.workers) w.on("stalled", () => {
     stalled++;
   });
   try {

@@ -20,7 +20,7 @@ import { keys } from "../src/store/keys";
 import { Redis } from "ioredis";
 import { waitReady } from "../src/store/redis";
 import { freePort } from "../src/store/redis-server";
-import { cpuMsOf, fmt, percentile, printWarnings, startBench } from "./lib";
+import { cpuMsOf, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
 const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 3));
@@ -150,7 +150,7 @@ async function main() {
       ratios.push(rps[1] / rps[0]);
     }
 
-    const outbox = await b.deps.redis.zcard(keys.outbox());
+    const outbox = await sumShards((k) => b.deps.redis.zcard(keys.outbox(k)));
     console.log(`messages stored and waiting for indexing (outbox): ${outbox}`);
     printWarnings(b.warnings);
     console.log(`mean: bare ${fmt(totals[0] / ROUNDS, 0)} req/s, API ${fmt(totals[1] / ROUNDS, 0)} req/s`);

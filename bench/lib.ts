@@ -1,3 +1,4 @@
+import { allShards } from "../src/store/keys";
 /**
  * Shared pieces of the benchmarks: a private redis-server (never 6379), deps + app against it,
  * an in-process request helper, a throwaway account, percentiles and varied sentences.
@@ -216,4 +217,10 @@ export async function paced(rate: number, seconds: number, fire: (i: number) => 
     if (wait > 1) await Bun.sleep(wait);
     fire(i);
   }
+}
+
+/** A figure summed over every shard of the keyspace (outboxes, dispatch lists, stats). */
+export async function sumShards(figure: (shard: number) => Promise<number>): Promise<number> {
+  const values = await Promise.all(allShards().map(figure));
+  return values.reduce((a, b) => a + b, 0);
 }

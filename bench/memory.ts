@@ -8,8 +8,8 @@
  *   TEST_REDIS_ARGS="--loadmodule /opt/redisearch-build/redisearch.so" bun run bench/memory.ts
  */
 import { startIndexingWorker } from "../src/memory/worker";
-import { keys } from "../src/store/keys";
-import { chatTexts, fmt, mib, printWarnings, startBench, usedMemory } from "./lib";
+import { globEscape, keys } from "../src/store/keys";
+import { chatTexts, fmt, mib, printWarnings, startBench, usedMemory, sumShards } from "./lib";
 
 const N = Math.max(100, Math.min(50_000, Number(process.env.BENCH_MESSAGES ?? 5000)));
 const BATCH = 100;
@@ -39,8 +39,8 @@ async function main() {
       if (r.status !== 202) throw new Error(`batch answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
     const stored = await usedMemory(redis);
-    const outbox = await redis.zcard(keys.outbox());
-    const dispatch = await redis.llen(keys.dispatch());
+    const outbox = await sumShards((k) => redis.zcard(keys.outbox(k)));
+    const dispatch = await sumShards((k) => redis.llen(keys.dispatch(k)));
 
     let indexed = 0;
     const t0 = performance.now();
@@ -61,8 +61,8 @@ async function main() {
       }
     }
     const afterIndex = await usedMemory(redis);
-    const bullKeys = (await redis.keys(`${keys.bullPrefix()}:*`)).length;
-    await b.deps.queue.obliterate({ force: true });
+    const bullKeys = await sumShards(async (k) => (await redis.keys(`${globEscape(keys.bullPrefix(k))}:*`)).length);
+    await Promise.all(b.deps.queues.map((q) => q.obliterate({ force: true })));
     const afterClean = await usedMemory(redis);
 
     // per-key view of the same data (MEMORY USAGE, exact for small keys)

@@ -25,7 +25,7 @@ import { createQueryCache, type QueryEmbedder, type SearchInput, searchMemory } 
 import { createLocalEmbedder, type Embedder } from "../src/store/embeddings";
 import { keys } from "../src/store/keys";
 import { hasVectorSearch } from "../test/helpers/redis";
-import { fmt, percentile, startBench } from "./lib";
+import { fmt, percentile, startBench, sumShards } from "./lib";
 
 interface Turn {
   id: string;
@@ -186,7 +186,7 @@ async function runEngine(engine: "exact" | "query-engine", embedder: Embedder, b
       }
     }
     for (;;) {
-      const indexed = Number((await bench.deps.redis.hget(keys.stats(), "indexed")) ?? 0);
+      const indexed = await sumShards(async (k) => Number((await bench.deps.redis.hget(keys.stats(k), "indexed")) ?? 0));
       if (indexed >= total) break;
       if (performance.now() - t0 > DEADLINE_MS) throw new Error(`only ${indexed} of ${total} indexed in time`);
       await Bun.sleep(500);

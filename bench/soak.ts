@@ -9,7 +9,7 @@
 import { cpus, loadavg } from "node:os";
 import { keys } from "../src/store/keys";
 import { freePort } from "../src/store/redis-server";
-import { chatTexts, fmt, mib, paced, printWarnings, rssOf, spawnWorker, startBench, usedMemory } from "./lib";
+import { chatTexts, fmt, mib, paced, printWarnings, rssOf, spawnWorker, startBench, usedMemory, sumShards } from "./lib";
 
 const RATE = Math.max(1, Math.min(200, Number(process.env.BENCH_RATE ?? 50)));
 const SECONDS = Math.max(10, Math.min(900, Number(process.env.BENCH_SECONDS ?? 180)));
@@ -61,7 +61,7 @@ async function main() {
         inFlight--;
       }
     };
-    const indexedCount = async () => Number((await b.deps.redis.hget(keys.stats(), "indexed")) ?? 0);
+    const indexedCount = async () => sumShards(async (k) => Number((await b.deps.redis.hget(keys.stats(k), "indexed")) ?? 0));
     // warm-up: the worker loads its model
     await post(0);
     const w0 = performance.now();
@@ -75,7 +75,7 @@ async function main() {
         heap: process.memoryUsage().heapUsed,
         worker: await rssOf(worker.pid),
         redis: await usedMemory(b.deps.redis),
-        outbox: await b.deps.redis.zcard(keys.outbox()),
+        outbox: await sumShards((k) => b.deps.redis.zcard(keys.outbox(k))),
         indexed: await indexedCount(),
         accepted,
       };

@@ -1,12 +1,12 @@
 import type { Queue } from "bullmq";
 import { type ApiKeyCache, createApiKeyCache } from "./auth/api-keys";
 import { createTokens, type Tokens } from "./auth/tokens";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./store/redis";
 import { type Config, ConfigError } from "./config";
 import { createLogger, type Logger } from "./log";
 import { createEmbedder, type Embedder } from "./store/embeddings";
-import { keys } from "./store/keys";
-import { createIndexQueue, type IndexJobData } from "./store/queue";
+import { configureKeyspace, keys } from "./store/keys";
+import { createIndexQueues, type IndexJobData } from "./store/queue";
 import { closeRedis, createRedis, type RedisRole, waitReady } from "./store/redis";
 import { createVectorIndex, detectVectorSupport, type VectorEngine, type VectorIndex } from "./store/vector-index";
 
@@ -15,10 +15,11 @@ export interface Deps {
   config: Config;
   log: Logger;
   /** this process's main connection: fails fast while Redis is away in the API (request role), waits in workers */
-  redis: Redis;
+  redis: RedisClient;
   /** Opens another connection of a role (a BullMQ worker's, a blocking reader's, a subscriber's); closeDeps closes it. */
-  connect(role: RedisRole): Redis;
-  queue: Queue<IndexJobData>;
+  connect(role: RedisRole): RedisClient;
+  /** the indexing queue of each shard (queueOf picks an account's) */
+  queues: Queue<IndexJobData>[];
   embedder: Embedder;
   vectors: VectorIndex;
   tokens: Tokens;
@@ -43,10 +44,11 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   if (!config.REDIS_URL) throw new ConfigError("REDIS_URL: not set (bun run start sets it for its embedded Redis)");
   const redisUrl = config.REDIS_URL;
-  const redis = createRedis(redisUrl, options.role === "worker" ? "worker" : "request", log);
-  const opened: Redis[] = [];
+  configureKeyspace(config.KEY_SHARDS);
+  const redis = createRedis(redisUrl, options.role === "worker" ? "worker" : "request", log, config.REDIS_CLUSTER);
+  const opened: RedisClient[] = [];
   const connect = (role: RedisRole) => {
-    const client = createRedis(redisUrl, role, log);
+    const client = createRedis(redisUrl, role, log, config.REDIS_CLUSTER);
     opened.push(client);
     return client;
   };
@@ -57,10 +59,10 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     const engine = await chooseEngine(redis, config);
     const vectors = createVectorIndex(redis, engine, embedder, config, log);
     await vectors.ensure();
-    const queue = createIndexQueue(redis);
+    const queues = createIndexQueues(redis);
     log.info({ engine, index: vectors.name, model: embedder.modelKey }, "vector engine ready");
     openedBy.set(connect, opened);
-    return { config, log, redis, connect, queue, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
+    return { config, log, redis, connect, queues, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
   } catch (error) {
     await closeRedis(redis);
     throw error;
@@ -68,16 +70,16 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
 }
 
 /** The connections each deps' `connect` opened (keyed by the function, which survives `{ ...deps }`). */
-const openedBy = new WeakMap<Deps["connect"], Redis[]>();
+const openedBy = new WeakMap<Deps["connect"], RedisClient[]>();
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.embedder.close?.();
-  await deps.queue.close().catch(() => undefined);
+  await Promise.all(deps.queues.map((q) => q.close().catch(() => undefined)));
   for (const client of openedBy.get(deps.connect) ?? []) await closeRedis(client);
   await closeRedis(deps.redis);
 }
 
-async function chooseEngine(redis: Redis, config: Config): Promise<VectorEngine> {
+async function chooseEngine(redis: RedisClient, config: Config): Promise<VectorEngine> {
   if (config.VECTOR_ENGINE === "exact") return "exact";
   const supported = await detectVectorSupport(redis);
   if (supported) return "query-engine";
@@ -90,7 +92,7 @@ async function chooseEngine(redis: Redis, config: Config): Promise<VectorEngine>
  * The first process to start records which model the vectors are made by; a later process with
  * another model refuses to start instead of mixing vectors from two models.
  */
-async function claimEmbeddingModel(redis: Redis, modelKey: string): Promise<void> {
+async function claimEmbeddingModel(redis: RedisClient, modelKey: string): Promise<void> {
   await redis.set(keys.embeddingModel(), modelKey, "NX");
   const stored = await redis.get(keys.embeddingModel());
   if (stored !== modelKey) {

@@ -1,7 +1,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Deps } from "./deps";
 import type { Logger } from "./log";
-import { keys } from "./store/keys";
+import { allShards, keys } from "./store/keys";
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** Prometheus text of a registry. */
 export async function metricsResponse(metrics: { registry: Registry }): Promise<Response> {
@@ -77,8 +79,8 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     labelNames: ["state"],
     registers: [registry],
     async collect() {
-      const counts = await deps.queue.getJobCounts("waiting", "active", "delayed", "failed");
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      const perShard = await Promise.all(deps.queues.map((q) => q.getJobCounts("waiting", "active", "delayed", "failed")));
+      for (const state of ["waiting", "active", "delayed", "failed"]) this.set({ state }, perShard.reduce((n, c) => n + (c[state] ?? 0), 0));
     },
   });
   new Gauge({
@@ -86,7 +88,7 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     help: "Accepted messages not yet turned into indexing jobs by a worker",
     registers: [registry],
     async collect() {
-      this.set(await deps.redis.llen(keys.dispatch()));
+      this.set(sum(await Promise.all(allShards().map((k) => deps.redis.llen(keys.dispatch(k))))));
     },
   });
   new Gauge({
@@ -95,8 +97,8 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     labelNames: ["state"],
     registers: [registry],
     async collect() {
-      const values = await deps.redis.hmget(keys.stats(), ...STAT_FIELDS);
-      for (const [i, state] of STAT_FIELDS.entries()) this.set({ state }, Number(values[i] ?? 0));
+      const perShard = await Promise.all(allShards().map((k) => deps.redis.hmget(keys.stats(k), ...STAT_FIELDS)));
+      for (const [i, state] of STAT_FIELDS.entries()) this.set({ state }, sum(perShard.map((values) => Number(values[i] ?? 0))));
     },
   });
   new Gauge({
@@ -104,8 +106,9 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     help: "Age of the oldest accepted message not yet indexed or failed",
     registers: [registry],
     async collect() {
-      const oldest = await deps.redis.zrange(keys.outbox(), "0", "0", "WITHSCORES");
-      this.set(oldest.length === 2 ? Math.max(0, (Date.now() - Number(oldest[1])) / 1000) : 0);
+      const heads = await Promise.all(allShards().map((k) => deps.redis.zrange(keys.outbox(k), "0", "0", "WITHSCORES")));
+      const oldest = Math.min(...heads.filter((h) => h.length === 2).map((h) => Number(h[1])));
+      this.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
     },
   });
   new Gauge({
@@ -113,7 +116,7 @@ export function createApiMetrics(deps: Deps, connections: () => number): ApiMetr
     help: "Accepted messages not yet indexed or failed",
     registers: [registry],
     async collect() {
-      this.set(await deps.redis.zcard(keys.outbox()));
+      this.set(sum(await Promise.all(allShards().map((k) => deps.redis.zcard(keys.outbox(k))))));
     },
   });
   new Gauge({

@@ -5,7 +5,8 @@ import { createLogger } from "../src/log";
 import { type ReindexMode, reindexTenant } from "../src/memory/reindex";
 import { createEmbedder } from "../src/store/embeddings";
 import { globEscape, keys } from "../src/store/keys";
-import { closeRedis, createRedis, waitReady } from "../src/store/redis";
+import { deleteMatching } from "../src/store/erase";
+import { closeRedis, createRedis, scanKeys, waitReady } from "../src/store/redis";
 
 const USAGE = `bun run reindex -- [options]
   --account ID --tenant T   one tenant of one account
@@ -36,7 +37,7 @@ async function main() {
   const log = createLogger(config.LOG_LEVEL, { service: "reindex" });
   let previousModel: string | null = null;
   if (values["switch-model"]) {
-    const redis = createRedis(config.REDIS_URL as string, "worker");
+    const redis = createRedis(config.REDIS_URL as string, "worker", undefined, config.REDIS_CLUSTER);
     await waitReady(redis);
     previousModel = await redis.getset(keys.embeddingModel(), createEmbedder(config).modelKey);
     await closeRedis(redis);
@@ -47,8 +48,8 @@ async function main() {
     targets = [{ account: values.account, tenant: values.tenant }];
   } else {
     // An operator command may walk the key space (SCAN, in small steps); the request path never does.
-    for await (const batch of deps.redis.scanStream({ match: keys.allTenantSets(), count: 500 })) {
-      for (const key of batch as string[]) {
+    for await (const batch of scanKeys(deps.redis, keys.allTenantSets())) {
+      for (const key of batch) {
         const account = keys.accountOfTenantSet(key);
         for (const tenant of await deps.redis.smembers(key)) targets.push({ account, tenant });
       }
@@ -58,12 +59,7 @@ async function main() {
   for (const { account, tenant } of targets) queued += await reindexTenant(deps, account, tenant, mode);
   if (previousModel && previousModel !== deps.embedder.modelKey) {
     await deps.redis.call("FT.DROPINDEX", keys.vectorIndex(previousModel), "DD").catch(() => undefined);
-    for await (const batch of deps.redis.scanStream({ match: `${globEscape(keys.vectorDocPrefix(previousModel))}*`, count: 500 })) {
-      if ((batch as string[]).length) await deps.redis.unlink(...(batch as string[]));
-    }
-    for await (const batch of deps.redis.scanStream({ match: keys.allExactVectors(previousModel), count: 500 })) {
-      if ((batch as string[]).length) await deps.redis.unlink(...(batch as string[]));
-    }
+    await deleteMatching(deps.redis, [`${globEscape(keys.vectorDocPrefix(previousModel))}*`, keys.allExactVectors(previousModel)]);
   }
   log.info({ tenants: targets.length, queued, mode, previousModel }, "reindex queued");
   await closeDeps(deps);

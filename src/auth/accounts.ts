@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import { conflict, unauthorized } from "../errors";
 import { keys } from "../store/keys";
 import { deleteMatching, eraseAccountData } from "../store/erase";
@@ -24,7 +24,7 @@ export function toUser(row: Record<string, string>): User {
 }
 
 export async function registerUser(
-  redis: Redis,
+  redis: RedisClient,
   input: { email: string; username: string; password: string },
 ): Promise<User> {
   const id = `usr_${Bun.randomUUIDv7().replaceAll("-", "")}`;
@@ -42,12 +42,12 @@ export async function registerUser(
 }
 
 /** Unknown email and wrong password fail alike (same status, message and cost). */
-export async function verifyLogin(redis: Redis, email: string, password: string): Promise<User> {
+export async function verifyLogin(redis: RedisClient, email: string, password: string): Promise<User> {
   const id = await redis.get(keys.userByEmail(email.trim()));
   return checkPassword(redis, id, password, "Invalid email or password (401)");
 }
 
-async function checkPassword(redis: Redis, userId: string | null, password: string, refusal: string): Promise<User> {
+async function checkPassword(redis: RedisClient, userId: string | null, password: string, refusal: string): Promise<User> {
   const row = userId ? await redis.hgetall(keys.user(userId)) : {};
   if (!row.password_hash) {
     dummyHash ??= Bun.password.hash("not-a-real-password-1", { algorithm: "argon2id" });
@@ -65,7 +65,7 @@ async function checkPassword(redis: Redis, userId: string | null, password: stri
  * and refresh tokens. Every API instance hears the deletion on the auth channel and closes the
  * account's WebSockets (4003). A failure part-way leaves the user in place, so the owner can retry.
  */
-export async function deleteAccount(redis: Redis, userId: string, password: string, model: string): Promise<void> {
+export async function deleteAccount(redis: RedisClient, userId: string, password: string, model: string): Promise<void> {
   const user = await checkPassword(redis, userId, password, "Wrong password (401)");
   const keyIds = await redis.smembers(keys.userApiKeys(userId));
   // Announced twice: when its keys go (sockets close, caches forget the keys) and when the user goes
@@ -76,7 +76,7 @@ export async function deleteAccount(redis: Redis, userId: string, password: stri
   await revokeKeys.publish(keys.authChannel(), gone).exec();
   await eraseAccountData(redis, userId, model);
   const buckets = [accountBucketOf(userId), rateBucketOf({ account: userId }), ...keyIds.map((keyId) => rateBucketOf({ account: userId, keyId }))];
-  await deleteMatching(redis, buckets.map(keys.rateLimitWindows));
+  await deleteMatching(redis, buckets.map((bucket) => keys.rateLimitWindows(keys.accountRateTag(userId), bucket)));
   await redis
     .multi()
     .del(keys.user(userId), keys.userApiKeys(userId), keys.userByEmail(user.email), keys.userByName(user.username))
@@ -84,7 +84,7 @@ export async function deleteAccount(redis: Redis, userId: string, password: stri
     .exec();
 }
 
-export async function getUser(redis: Redis, userId: string): Promise<User | undefined> {
+export async function getUser(redis: RedisClient, userId: string): Promise<User | undefined> {
   const row = await redis.hgetall(keys.user(userId));
   return row.id ? toUser(row) : undefined;
 }

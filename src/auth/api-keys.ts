@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import { conflict, notFound } from "../errors";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
@@ -37,7 +37,7 @@ return 1
  * every key has a rate budget of its own. Past the cap: 409 `api_key_limit`.
  */
 export async function createApiKey(
-  redis: Redis,
+  redis: RedisClient,
   userId: string,
   input: { name: string; expiresDays?: number; tenantIds?: string[]; scopes?: Scope[] },
   cap: number,
@@ -60,7 +60,7 @@ export async function createApiKey(
   return { ...info, key: `${prefix}_${secret}` };
 }
 
-export async function listApiKeys(redis: Redis, userId: string): Promise<ApiKeyInfo[]> {
+export async function listApiKeys(redis: RedisClient, userId: string): Promise<ApiKeyInfo[]> {
   const ids = await redis.smembers(keys.userApiKeys(userId));
   const rows = await Promise.all(ids.map((id) => redis.hgetall(keys.apiKey(id))));
   return rows.filter((r) => r.id && r.user_id === userId).map(toInfo).sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -104,7 +104,7 @@ export function createApiKeyCache(ttlMs: number, maxEntries = 10_000): ApiKeyCac
   };
 }
 
-export async function revokeApiKey(redis: Redis, cache: ApiKeyCache, userId: string, keyId: string): Promise<void> {
+export async function revokeApiKey(redis: RedisClient, cache: ApiKeyCache, userId: string, keyId: string): Promise<void> {
   const owner = await redis.hget(keys.apiKey(keyId), "user_id");
   if (owner !== userId) throw notFound("API key");
   await redis.multi().del(keys.apiKey(keyId)).srem(keys.userApiKeys(userId), keyId).publish(keys.authChannel(), revocationMessage({ kind: "api_key", id: keyId })).exec();
@@ -112,7 +112,7 @@ export async function revokeApiKey(redis: Redis, cache: ApiKeyCache, userId: str
 }
 
 /** Looks a key up by its id (never by scanning), checks its hash and expiry. */
-export async function principalFromApiKey(redis: Redis, cache: ApiKeyCache, presented: string): Promise<Principal | undefined> {
+export async function principalFromApiKey(redis: RedisClient, cache: ApiKeyCache, presented: string): Promise<Principal | undefined> {
   const match = KEY_FORMAT.exec(presented);
   if (!match) return undefined;
   const [, id, secret] = match;

@@ -1,5 +1,6 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import type { Config } from "../config";
+import { keys } from "../store/keys";
 import { AppError, forbidden, tooManyRequests, unauthorized } from "../errors";
 import { type ApiKeyCache, principalFromApiKey } from "./api-keys";
 import type { Principal, Scope } from "./model";
@@ -8,7 +9,7 @@ import type { Tokens } from "./tokens";
 
 export interface AuthDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   tokens: Tokens;
   apiKeys: ApiKeyCache;
 }
@@ -53,9 +54,10 @@ export async function authenticate(deps: AuthDeps, credentials: Credentials): Pr
 /** `cost` requests against the caller's budget and its account's, for a script that charges it along with its own work. */
 export function callerCharge(deps: Pick<AuthDeps, "config">, principal: Principal, cost = 1): CallerCharge {
   const { RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, ACCOUNT_RATE_LIMIT_REQUESTS } = deps.config;
-  const charge = rateCharge(rateBucketOf(principal), RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
+  const tag = keys.accountRateTag(principal.account);
+  const charge = rateCharge(tag, rateBucketOf(principal), RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
   // Every credential of an account also draws on the account's budget, so more keys are not more throughput.
-  const account = rateCharge(accountBucketOf(principal.account), ACCOUNT_RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
+  const account = rateCharge(tag, accountBucketOf(principal.account), ACCOUNT_RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, cost);
   return { ...charge, also: { key: account.key, limit: account.limit } };
 }
 

@@ -1,9 +1,9 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import type { Config } from "../config";
 import { tooManyRequests } from "../errors";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
-import { rateCharge, TAKE_RATE_LUA, takeRate } from "./rate-limit";
+import { rateCharge, takeRate } from "./rate-limit";
 
 /**
  * Password guessing is slowed where it comes from, not where it aims. Three limits:
@@ -17,14 +17,13 @@ import { rateCharge, TAKE_RATE_LUA, takeRate } from "./rate-limit";
  *   loose, against a guesser spread over many addresses; only failures count, so the owner's own
  *   sign-ins never use it up.
  */
-const CHECK = new Script(`${TAKE_RATE_LUA}
+/** The pair's backoff and the email's failures (both in the email's slot): the wait left, or 0. */
+const CHECK = new Script(`
 local until_ms = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 local now = tonumber(ARGV[1])
-if until_ms > now then return {'pair', until_ms - now} end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return {'email', redis.call('PTTL', KEYS[2])} end
-local allowed = take_rate(KEYS[3], 1, tonumber(ARGV[3]), tonumber(ARGV[4]))
-if allowed == 0 then return {'address', tonumber(ARGV[5]) - now} end
-return {'ok', 0}
+if until_ms > now then return until_ms - now end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return redis.call('PTTL', KEYS[2]) end
+return 0
 `);
 
 /** A wrong password: counts for the pair (backing off past the free ones) and for the email. */
@@ -45,40 +44,38 @@ type LimitConfig = Pick<
   "AUTH_RATE_LIMIT" | "AUTH_EMAIL_RATE_LIMIT" | "AUTH_RATE_WINDOW_S" | "AUTH_LOGIN_FREE_FAILURES" | "AUTH_LOGIN_BACKOFF_MAX_S"
 >;
 
-const emailBucket = (email: string) => `auth-email:${email.trim().toLowerCase()}`;
-const addressBucket = (address: string) => `auth-ip:${address}`;
+const emailCharge = (config: LimitConfig, email: string) =>
+  rateCharge(keys.emailRateTag(email), "auth-email", config.AUTH_EMAIL_RATE_LIMIT, config.AUTH_RATE_WINDOW_S);
+const addressCharge = (config: LimitConfig, address: string) =>
+  rateCharge(keys.addressRateTag(address), "auth-ip", config.AUTH_RATE_LIMIT, config.AUTH_RATE_WINDOW_S);
 
 function refuse(waitMs: number): never {
   throw tooManyRequests(Math.max(1, Math.ceil(waitMs / 1000)), "Too many attempts; retry later (429)");
 }
 
 /** Before a password is checked: 429 (with Retry-After) while any of the three limits holds. */
-export async function checkLoginAllowed(redis: Redis, config: LimitConfig, email: string, address: string): Promise<void> {
-  const now = Date.now();
-  const windowS = config.AUTH_RATE_WINDOW_S;
-  const perAddress = rateCharge(addressBucket(address), config.AUTH_RATE_LIMIT, windowS);
-  const emailWindow = rateCharge(emailBucket(email), config.AUTH_EMAIL_RATE_LIMIT, windowS);
-  const [verdict, waitMs] = await CHECK.run<[string, number]>(
-    redis,
-    [keys.loginFailures(email, address), emailWindow.key, perAddress.key],
-    [now, config.AUTH_EMAIL_RATE_LIMIT, config.AUTH_RATE_LIMIT, perAddress.windowMs, perAddress.resetAt],
-  );
-  if (verdict !== "ok") refuse(waitMs);
+export async function checkLoginAllowed(redis: RedisClient, config: LimitConfig, email: string, address: string): Promise<void> {
+  const emailWindow = emailCharge(config, email);
+  const waitMs = await CHECK.run<number>(redis, [keys.loginFailures(email, address), emailWindow.key], [Date.now(), config.AUTH_EMAIL_RATE_LIMIT]);
+  if (waitMs > 0) refuse(waitMs);
+  // The address's attempts are charged only when the email's limits let the attempt through.
+  const perAddress = await takeRate(redis, addressCharge(config, address));
+  if (!perAddress.allowed) refuse(perAddress.resetS * 1000);
 }
 
 /** After the password was checked: a failure counts, a success clears the pair's failures. */
-export async function recordLogin(redis: Redis, config: LimitConfig, email: string, address: string, ok: boolean): Promise<void> {
+export async function recordLogin(redis: RedisClient, config: LimitConfig, email: string, address: string, ok: boolean): Promise<void> {
   const pair = keys.loginFailures(email, address);
   if (ok) {
     await redis.del(pair);
     return;
   }
-  const emailWindow = rateCharge(emailBucket(email), config.AUTH_EMAIL_RATE_LIMIT, config.AUTH_RATE_WINDOW_S);
+  const emailWindow = emailCharge(config, email);
   await FAILED.run(redis, [pair, emailWindow.key], [Date.now(), config.AUTH_LOGIN_FREE_FAILURES, config.AUTH_LOGIN_BACKOFF_MAX_S * 1000, emailWindow.windowMs]);
 }
 
 /** Registering is limited per address only (an email cannot be guessed into an account). */
-export async function checkRegisterAllowed(redis: Redis, config: LimitConfig, address: string): Promise<void> {
-  const decision = await takeRate(redis, rateCharge(addressBucket(address), config.AUTH_RATE_LIMIT, config.AUTH_RATE_WINDOW_S));
+export async function checkRegisterAllowed(redis: RedisClient, config: LimitConfig, address: string): Promise<void> {
+  const decision = await takeRate(redis, addressCharge(config, address));
   if (!decision.allowed) refuse(decision.resetS * 1000);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
 
@@ -55,10 +55,11 @@ export interface RateCharge {
   also?: { key: string; limit: number };
 }
 
-export function rateCharge(bucket: string, limit: number, windowS: number, cost = 1): RateCharge {
+/** A charge to `bucket`, whose counters carry hash tag `tag` (the slot of the keys charged with it). */
+export function rateCharge(tag: string, bucket: string, limit: number, windowS: number, cost = 1): RateCharge {
   const windowMs = windowS * 1000;
   const window = Math.floor(Date.now() / windowMs);
-  return { key: keys.rateLimit(bucket, window), cost, limit, windowMs, resetAt: (window + 1) * windowMs };
+  return { key: keys.rateLimit(tag, bucket, window), cost, limit, windowMs, resetAt: (window + 1) * windowMs };
 }
 
 /** A charge to a caller: its credential's budget and its account's. */
@@ -79,7 +80,7 @@ export interface RateDecision {
   resetS: number;
 }
 
-export async function takeRate(redis: Redis, charge: RateCharge): Promise<RateDecision> {
+export async function takeRate(redis: RedisClient, charge: RateCharge): Promise<RateDecision> {
   const { key, cost, limit, windowMs, also } = charge;
   const reply = also
     ? await TAKE_BOTH.run<number[]>(redis, [key, also.key], [cost, limit, also.limit, windowMs])

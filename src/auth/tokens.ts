@@ -1,5 +1,5 @@
 import { jwt } from "@elysiajs/jwt";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import type { Config } from "../config";
 import { unauthorized } from "../errors";
 import { keys } from "../store/keys";
@@ -19,16 +19,16 @@ export interface VerifiedAccess {
 }
 
 export interface Tokens {
-  issue(redis: Redis, userId: string, familyId?: string): Promise<TokenPair>;
+  issue(redis: RedisClient, userId: string, familyId?: string): Promise<TokenPair>;
   /**
    * The account and expiry of a valid access token whose account still exists, or undefined. Only
    * HS256 is accepted (no `none`, no other alg).
    */
-  verifyAccess(redis: Redis, token: string): Promise<VerifiedAccess | undefined>;
+  verifyAccess(redis: RedisClient, token: string): Promise<VerifiedAccess | undefined>;
   /** Forgets this process's verdicts on an account's tokens (the account was deleted). */
   forgetAccount(userId: string): void;
-  rotate(redis: Redis, refreshToken: string): Promise<TokenPair>;
-  revoke(redis: Redis, refreshToken: string): Promise<void>;
+  rotate(redis: RedisClient, refreshToken: string): Promise<TokenPair>;
+  revoke(redis: RedisClient, refreshToken: string): Promise<void>;
 }
 
 /**
@@ -37,7 +37,6 @@ export interface Tokens {
  */
 const ROTATE = new Script(`
 if redis.call('HGET', KEYS[2], 'revoked') == '1' then return 'revoked' end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 'revoked' end
 if redis.call('HGET', KEYS[1], 'used') == '1' then
   redis.call('HSET', KEYS[2], 'revoked', '1')
   return 'reused'
@@ -46,9 +45,10 @@ redis.call('HSET', KEYS[1], 'used', '1')
 return 'ok'
 `);
 
-function parseRefresh(token: string): { id: string; secret: string } | undefined {
-  const match = /^rt_([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
-  return match ? { id: match[1], secret: match[2] } : undefined;
+/** `rt_<family><id>.<secret>`: the family id leads the token id, so both keys share a slot. */
+function parseRefresh(token: string): { family: string; id: string; secret: string } | undefined {
+  const match = /^rt_([0-9a-f]{32})([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
+  return match ? { family: match[1], id: match[2], secret: match[3] } : undefined;
 }
 
 const MAX_VERIFIED = 10_000;
@@ -64,12 +64,12 @@ export function createTokens(config: Config): Tokens {
   // account reaches every instance on the auth channel, which calls forgetAccount.
   const verified = new Map<string, { sub: string; exp: number }>();
 
-  async function loadRefresh(redis: Redis, token: string) {
+  async function loadRefresh(redis: RedisClient, token: string) {
     const parsed = parseRefresh(token);
     if (!parsed) return undefined;
-    const row = await redis.hgetall(keys.refreshToken(parsed.id));
+    const row = await redis.hgetall(keys.refreshToken(parsed.family, parsed.id));
     if (!row.hash || !sameHash(row.hash, hashSecret(parsed.secret))) return undefined;
-    return { id: parsed.id, row };
+    return { id: parsed.id, family: parsed.family, row };
   }
 
   const tokens: Tokens = {
@@ -80,12 +80,12 @@ export function createTokens(config: Config): Tokens {
       const secret = randomSecret(32);
       await redis
         .multi()
-        .hset(keys.refreshToken(id), "user_id", userId, "family", familyId, "hash", hashSecret(secret), "used", "0")
-        .expire(keys.refreshToken(id), refreshTtl)
+        .hset(keys.refreshToken(familyId, id), "user_id", userId, "family", familyId, "hash", hashSecret(secret), "used", "0")
+        .expire(keys.refreshToken(familyId, id), refreshTtl)
         .hsetnx(keys.refreshFamily(familyId), "revoked", "0")
         .expire(keys.refreshFamily(familyId), refreshTtl)
         .exec();
-      return { access_token: access, refresh_token: `rt_${id}.${secret}`, token_type: "bearer", expires_in: config.ACCESS_TOKEN_TTL_S };
+      return { access_token: access, refresh_token: `rt_${familyId}${id}.${secret}`, token_type: "bearer", expires_in: config.ACCESS_TOKEN_TTL_S };
     },
     async verifyAccess(redis, token) {
       const key = hashSecret(token);
@@ -108,11 +108,9 @@ export function createTokens(config: Config): Tokens {
     async rotate(redis, refreshToken) {
       const found = await loadRefresh(redis, refreshToken);
       if (!found) throw unauthorized("Invalid or expired refresh token (401)");
-      const result = await ROTATE.run<string>(
-        redis,
-        [keys.refreshToken(found.id), keys.refreshFamily(found.row.family), keys.user(found.row.user_id)],
-        [],
-      );
+      // The user is checked on its own (its key is in another slot): a deleted account rotates no more.
+      if ((await redis.exists(keys.user(found.row.user_id))) === 0) throw unauthorized("Refresh token was revoked (401)");
+      const result = await ROTATE.run<string>(redis, [keys.refreshToken(found.family, found.id), keys.refreshFamily(found.family)], []);
       if (result === "reused") throw unauthorized("Refresh token was already used; all sessions of this login are revoked (401)");
       if (result !== "ok") throw unauthorized("Refresh token was revoked (401)");
       return tokens.issue(redis, found.row.user_id, found.row.family);

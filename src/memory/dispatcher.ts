@@ -1,6 +1,6 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import type { Deps } from "../deps";
-import { keys, parseOutboxMember } from "../store/keys";
+import { allShards, keys, parseOutboxMember } from "../store/keys";
 import { queueIndexJobs } from "./jobs";
 
 /** Most dispatch entries taken per round: bounded, so one round is one modest BullMQ addBulk. */
@@ -14,8 +14,8 @@ const TAKE = 1024;
  */
 export function startDispatcher(deps: Deps): { close(): Promise<void> } {
   const { log } = deps;
-  const blocking: Redis = deps.connect("worker");
   let running = true;
+  const connections: RedisClient[] = [];
 
   async function dispatch(members: string[]): Promise<void> {
     const byAccount = new Map<string, string[]>();
@@ -26,24 +26,27 @@ export function startDispatcher(deps: Deps): { close(): Promise<void> } {
     await queueIndexJobs(deps, [...byAccount].map(([account, ids]) => ({ account, ids })));
   }
 
-  const loop = (async () => {
+  // One blocking reader per shard (a blocking pop may not span slots on a cluster).
+  const loops = allShards().map(async (k) => {
+    const blocking = deps.connect("worker");
+    connections.push(blocking);
     while (running) {
       try {
-        const reply = (await blocking.call("BLMPOP", "1", "1", keys.dispatch(), "LEFT", "COUNT", String(TAKE))) as [string, string[]] | null;
+        const reply = (await blocking.call("BLMPOP", "1", "1", keys.dispatch(k), "LEFT", "COUNT", String(TAKE))) as [string, string[]] | null;
         if (reply) await dispatch(reply[1]);
       } catch (error) {
         if (!running) break;
-        log.warn({ err: (error as Error).message }, "dispatch failed; the outbox sweeper will re-drive");
+        log.warn({ shard: k, err: (error as Error).message }, "dispatch failed; the outbox sweeper will re-drive");
         await Bun.sleep(500);
       }
     }
-  })();
+  });
 
   return {
     async close() {
       running = false;
-      blocking.disconnect();
-      await loop;
+      for (const c of connections) c.disconnect();
+      await Promise.all(loops);
     },
   };
 }

@@ -34,7 +34,7 @@ redis.call('HSET', KEYS[1], 'status', 'indexed', 'indexed_at', ARGV[3])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], 'indexed', 1)
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return 1
 `);
 
@@ -48,7 +48,7 @@ if redis.call('HGET', KEYS[1], 'status') == 'indexed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('SPUBLISH', ARGV[3], ARGV[4])
 return 1
 `);
 
@@ -88,8 +88,8 @@ export async function indexMessages(deps: IndexingDeps, batcher: EmbedBatcher, j
       const event = envelope(account, "message.indexed", { ...m, status: "indexed", indexed_at: indexedAt, error: null });
       return MARK_INDEXED.run<number>(
         deps.redis,
-        [keys.message(account, m.id), write.key, keys.outbox(), keys.stats()],
-        [force ? "1" : "0", outboxMember(account, m.id), indexedAt, keys.eventsChannel(), event, write.mode, ...write.fields],
+        [keys.message(account, m.id), write.key, keys.outboxOf(account), keys.statsOf(account)],
+        [force ? "1" : "0", outboxMember(account, m.id), indexedAt, keys.eventsChannelOf(account), event, write.mode, ...write.fields],
       );
     }),
   );
@@ -104,8 +104,8 @@ export async function markFailed(deps: Pick<Deps, "redis">, job: IndexJobData, r
     messages.map((m) =>
       MARK_FAILED.run<number>(
         deps.redis,
-        [keys.message(job.account, m.id), keys.outbox(), keys.stats()],
-        [outboxMember(job.account, m.id), reason, keys.eventsChannel(), envelope(job.account, "message.failed", { ...m, status: "failed", error: reason })],
+        [keys.message(job.account, m.id), keys.outboxOf(job.account), keys.statsOf(job.account)],
+        [outboxMember(job.account, m.id), reason, keys.eventsChannelOf(job.account), envelope(job.account, "message.failed", { ...m, status: "failed", error: reason })],
       ),
     ),
   );

@@ -1,12 +1,11 @@
+import type { Queue } from "bullmq";
 import { conflict } from "../errors";
 import { keys, outboxMember } from "../store/keys";
-import { chunk } from "../store/queue";
-import { type JobDeps, queueIndexJobs } from "./jobs";
+import { chunk, queueOf } from "../store/queue";
+import { isJobAlive, type JobDeps, queueIndexJobs } from "./jobs";
 
 export type ReindexMode = "failed" | "pending" | "all";
 
-/** A job in one of these states has yet to run (or is running). */
-const LIVE_JOB_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
 /** How long a reindex's claim on its tenant lasts at most: its walk, then its jobs until they have run. */
 const WALK_CLAIM_MS = 10 * 60_000;
 const JOBS_CLAIM_MS = 24 * 3_600_000;
@@ -31,7 +30,7 @@ export interface ReindexOptions {
 export async function reindexTenant(deps: JobDeps, account: string, tenant: string, mode: ReindexMode, options: ReindexOptions = {}): Promise<number> {
   const { redis } = deps;
   const claimKey = keys.reindexClaim(account, tenant);
-  await claimTenant(deps, claimKey);
+  await claimTenant(deps, claimKey, queueOf(deps.queues, account));
   try {
     const selected = await selectMessages(deps, account, tenant, mode);
     await options.charge?.(selected.length);
@@ -42,7 +41,7 @@ export async function reindexTenant(deps: JobDeps, account: string, tenant: stri
         // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
         multi.hset(keys.message(account, id), "status", "pending");
         multi.hdel(keys.message(account, id), "error");
-        multi.zadd(keys.outbox(), Date.now(), outboxMember(account, id));
+        multi.zadd(keys.outboxOf(account), Date.now(), outboxMember(account, id));
       }
       await multi.exec();
       jobIds.push(...(await queueIndexJobs(deps, [{ account, ids }], mode === "all")));
@@ -60,7 +59,7 @@ export async function reindexTenant(deps: JobDeps, account: string, tenant: stri
 }
 
 /** Takes the tenant's reindex claim, or throws 409 while another reindex of it is walking or its jobs wait. */
-async function claimTenant(deps: JobDeps, claimKey: string): Promise<void> {
+async function claimTenant(deps: JobDeps, claimKey: string, queue: Queue): Promise<void> {
   const { redis } = deps;
   const mine = JSON.stringify({ started_at: new Date().toISOString() } satisfies Claim);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -68,8 +67,8 @@ async function claimTenant(deps: JobDeps, claimKey: string): Promise<void> {
     const held = await redis.get(claimKey);
     if (held === null) continue;
     const claim = JSON.parse(held) as Claim;
-    const states = await Promise.all((claim.job_ids ?? []).map((id) => deps.queue.getJobState(id)));
-    const waiting = states.filter((s) => LIVE_JOB_STATES.has(s)).length;
+    const alive = await Promise.all((claim.job_ids ?? []).map((id) => isJobAlive(queue, id)));
+    const waiting = alive.filter(Boolean).length;
     // A walk in progress, or jobs yet to run: refuse. Otherwise the last reindex is over.
     if (!claim.job_ids || waiting > 0) {
       throw conflict("reindex_running", "A reindex of this tenant is still running; retry when its messages are indexed", {

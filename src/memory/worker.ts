@@ -1,9 +1,9 @@
-import { UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
+import type { RedisClient } from "../store/redis";
 import type { Deps } from "../deps";
 import type { ProcessHealth } from "../metrics";
 import { EmbedderError } from "../store/embeddings";
-import { keys, QUEUE_INDEX } from "../store/keys";
+import { allShards, keys, QUEUE_INDEX, shardCount } from "../store/keys";
 import { backoffDelay, type IndexJobData } from "../store/queue";
 import { answersPing } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
@@ -15,7 +15,8 @@ export interface IndexingWorker {
   close(): Promise<void>;
   /** What the worker's `/health` answers (see `workerHealth`). */
   health(): Promise<WorkerHealth>;
-  worker: Worker<IndexJobData>;
+  /** one BullMQ worker per shard queue */
+  workers: Worker<IndexJobData>[];
 }
 
 export interface WorkerHealth extends ProcessHealth {
@@ -23,9 +24,9 @@ export interface WorkerHealth extends ProcessHealth {
   redis: boolean;
 }
 
-/** Healthy while the BullMQ worker takes jobs (started, not closed) and Redis answers. */
-export async function workerHealth(worker: Worker, redis: Redis): Promise<WorkerHealth> {
-  const running = worker.isRunning();
+/** Healthy while the BullMQ workers take jobs (started, not closed) and Redis answers. */
+export async function workerHealth(workers: Worker[], redis: RedisClient): Promise<WorkerHealth> {
+  const running = workers.every((w) => w.isRunning());
   const reachable = await answersPing(redis);
   return { status: running && reachable ? "ok" : "unavailable", worker: running, redis: reachable };
 }
@@ -48,42 +49,46 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     hooks.onBatch?.(stats);
     log.debug({ size: stats.size, ms: Math.round(stats.ms), ok: stats.ok }, "embedded batch");
   });
-  const connection: Redis = deps.connect("worker");
+  const connection: RedisClient = deps.connect("worker");
   const workerId = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
-  const worker = new Worker<IndexJobData>(
-    QUEUE_INDEX,
-    async (job) => {
-      try {
-        const outcome = await indexMessages(deps, batcher, job.data);
-        hooks.onIndexed?.(outcome.indexed);
-        return outcome;
-      } catch (error) {
-        const retryable = !(error instanceof EmbedderError) || error.retryable;
-        const last = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (last) {
-          const reason = (error as Error).message.slice(0, 500);
-          const failedCount = await markFailed(deps, job.data, reason);
-          hooks.onFailed?.(failedCount);
-          log.error({ jobId: job.id, count: job.data.ids.length, err: reason }, "indexing failed for good");
-          if (!retryable) throw new UnrecoverableError(reason);
-        } else {
-          log.warn({ jobId: job.id, attempt: job.attemptsMade + 1, err: (error as Error).message }, "indexing failed; will retry");
-        }
-        throw error;
+  const processJob = async (job: Job<IndexJobData>) => {
+    try {
+      const outcome = await indexMessages(deps, batcher, job.data);
+      hooks.onIndexed?.(outcome.indexed);
+      return outcome;
+    } catch (error) {
+      const retryable = !(error instanceof EmbedderError) || error.retryable;
+      const last = !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (last) {
+        const reason = (error as Error).message.slice(0, 500);
+        const failedCount = await markFailed(deps, job.data, reason);
+        hooks.onFailed?.(failedCount);
+        log.error({ jobId: job.id, count: job.data.ids.length, err: reason }, "indexing failed for good");
+        if (!retryable) throw new UnrecoverableError(reason);
+      } else {
+        log.warn({ jobId: job.id, attempt: job.attemptsMade + 1, err: (error as Error).message }, "indexing failed; will retry");
       }
-    },
-    {
+      throw error;
+    }
+  };
+  // One BullMQ worker per shard queue; together they hold about the configured number of jobs, and
+  // the shared batcher embeds the texts of all of them together.
+  const total = config.WORKER_CONCURRENCY || config.EMBED_BATCH_SIZE * 2;
+  const concurrency = Math.max(2, Math.ceil(total / shardCount()));
+  const workers = allShards().map((k) => {
+    const worker = new Worker<IndexJobData>(QUEUE_INDEX, processJob, {
       connection,
-      prefix: keys.bullPrefix(),
-      concurrency: config.WORKER_CONCURRENCY || config.EMBED_BATCH_SIZE * 2,
+      prefix: keys.bullPrefix(k),
+      concurrency,
       lockDuration: config.JOB_LOCK_MS,
       stalledInterval: config.STALLED_INTERVAL_MS,
       maxStalledCount: 1000,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(config, attemptsMade) },
-    },
-  );
-  worker.on("error", (error) => log.warn({ err: error.message }, "worker error"));
+    });
+    worker.on("error", (error) => log.warn({ shard: k, err: error.message }, "worker error"));
+    return worker;
+  });
 
   const dispatcher = startDispatcher(deps);
   const sweepEvery = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
@@ -99,12 +104,12 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   }, sweepEvery);
 
   return {
-    worker,
-    health: () => workerHealth(worker, deps.redis),
+    workers,
+    health: () => workerHealth(workers, deps.redis),
     async close() {
       clearInterval(sweeper);
       await dispatcher.close();
-      await worker.close();
+      await Promise.all(workers.map((w) => w.close()));
       await connection.quit().catch(() => connection.disconnect());
     },
   };

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import { assertTenant, callerCharge, settleRate } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-limit";
@@ -74,7 +74,7 @@ for i = 0, n - 1 do
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 12] .. string.format('%03d', i), ARGV[a])
     redis.call('ZADD', KEYS[1], now, ARGV[a + 9])
     redis.call('RPUSH', dispatch, ARGV[a + 9])
-    redis.call('PUBLISH', channel, ARGV[a + 8])
+    redis.call('SPUBLISH', channel, ARGV[a + 8])
     stored = stored + 1
     result[#result + 1] = 1
   end
@@ -152,9 +152,9 @@ function prepare(account: string, inputs: MessageInput[], now: number, acceptedA
   });
 }
 
-async function store(redis: Redis, account: string, prepared: Prepared[], now: number, createdAt: string, rate: CallerCharge) {
-  const keyList: string[] = [keys.outbox(), keys.tenants(account), rate.key];
-  const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannel(), rate.cost, rate.limit, rate.windowMs, rate.also.limit];
+async function store(redis: RedisClient, account: string, prepared: Prepared[], now: number, createdAt: string, rate: CallerCharge) {
+  const keyList: string[] = [keys.outboxOf(account), keys.tenants(account), rate.key];
+  const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannelOf(account), rate.cost, rate.limit, rate.windowMs, rate.also.limit];
   prepared.forEach((p) => {
     const { tenant_id: tenant, conversation_id: conv } = p.input;
     keyList.push(
@@ -170,7 +170,7 @@ async function store(redis: Redis, account: string, prepared: Prepared[], now: n
       p.createdAt, p.createdMs,
     );
   });
-  keyList.push(keys.stats(), keys.dispatch(), rate.also.key);
+  keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key);
   const [code, used, limit, ...rest] = await ACCEPT.run<number[]>(redis, keyList, args);
   // Past the limit settleRate throws 429; otherwise these are the RateLimit-* headers to send.
   const rateHeaders = settleRate(rateDecision(rate, [code === -2 ? 0 : 1, used, limit]));

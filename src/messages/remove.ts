@@ -37,7 +37,7 @@ export async function removeMessages(deps: RemovalDeps, account: string, message
           keys.conversationMessages(account, m.tenant_id, m.conversation_id),
           docKey,
           exactKey,
-          keys.outbox(),
+          keys.outboxOf(account),
         ],
         [m.id, outboxMember(account, m.id)],
       );
@@ -45,7 +45,7 @@ export async function removeMessages(deps: RemovalDeps, account: string, message
   );
   const pipeline = deps.redis.pipeline();
   messages.forEach((m, i) => {
-    if (results[i] === 1) pipeline.publish(keys.eventsChannel(), envelope(account, "message.deleted", m));
+    if (results[i] === 1) pipeline.spublish(keys.eventsChannelOf(account), envelope(account, "message.deleted", m));
   });
   await pipeline.exec().catch(() => undefined);
   return results.filter((r) => r === 1).length;

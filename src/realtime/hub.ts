@@ -1,7 +1,7 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../store/redis";
 import { parseRevocation, type Revocation } from "../auth/revocation";
 import type { Deps } from "../deps";
-import { keys } from "../store/keys";
+import { allShards, keys } from "../store/keys";
 import { closeRedis } from "../store/redis";
 import type { Envelope } from "../events/model";
 import { CLOSE_CODES } from "./model";
@@ -31,13 +31,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One Redis subscriber per API instance, whatever the number of sockets: every event published by
- * any process reaches every instance, which hands it to its own sockets of that account and tenant.
+ * any process (on its shard's channel) reaches every instance, which hands it to its own sockets of that account and tenant.
  * A socket lives no longer than what authorised it: the same connection hears revocations (an API
  * key revoked, an account deleted), passes them to `onRevoked` and closes the sockets they
  * authorised; a socket is closed when its credential expires.
  */
 export async function createRealtime(deps: Pick<Deps, "connect">, onRevoked?: (revocation: Revocation) => void): Promise<Realtime> {
-  const subscriber: Redis = deps.connect("subscriber");
+  const subscriber: RedisClient = deps.connect("subscriber");
   const rooms = new Map<string, Set<Subscriber>>();
   const expiries = new Map<Subscriber, ReturnType<typeof setTimeout>>();
   const room = (account: string, tenant: string) => `${account}\n${tenant}`;
@@ -73,7 +73,9 @@ export async function createRealtime(deps: Pick<Deps, "connect">, onRevoked?: (r
   };
 
   subscriber.on("message", (channel: string, raw: string) => {
-    if (channel === authChannel) return revoke(parseRevocation(raw));
+    if (channel === authChannel) revoke(parseRevocation(raw));
+  });
+  subscriber.on("smessage", (_channel: string, raw: string) => {
     let envelope: Envelope;
     try {
       envelope = JSON.parse(raw) as Envelope;
@@ -88,7 +90,10 @@ export async function createRealtime(deps: Pick<Deps, "connect">, onRevoked?: (r
       sub.send(data);
     }
   });
-  await subscriber.subscribe(keys.eventsChannel(), authChannel);
+  // Message events travel on each shard's own channel (sharded pub/sub: on a cluster, only the
+  // master of that shard's slot carries them); revocations, rare, on one ordinary channel.
+  await subscriber.subscribe(authChannel);
+  for (const k of allShards()) await subscriber.ssubscribe(keys.eventsChannel(k));
 
   return {
     add(sub) {

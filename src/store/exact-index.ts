@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis";
 import { type Bm25Candidate, bm25Top, insertTop } from "./bm25";
 import { metadataTags, termFrequencies, termOf } from "./text";
 import { toBlob } from "./embeddings";
@@ -55,7 +55,7 @@ function passes(filter: VectorFilter, h: ExactHeader): boolean {
  * dot product) and BM25, whose statistics (document count, average length, each query term's
  * document frequency) are counted over the whole tenant in the same pass.
  */
-export async function exactRank(redis: Redis, key: string, filter: VectorFilter, request: RankRequest): Promise<RankedLists> {
+export async function exactRank(redis: RedisClient, key: string, filter: VectorFilter, request: RankRequest): Promise<RankedLists> {
   const { vector, depth } = request;
   const terms = (request.tokens ?? []).map(termOf);
   const semantic: VectorHit[] = [];

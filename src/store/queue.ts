@@ -1,8 +1,8 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis";
 import { t } from "elysia";
 import type { Config } from "../config";
-import { keys, QUEUE_INDEX } from "./keys";
+import { allShards, keys, QUEUE_INDEX, shardOf } from "./keys";
 
 /** One job = the message ids one API request accepted (a single message or a batch chunk). */
 export const IndexJobData = t.Object({
@@ -13,9 +13,13 @@ export const IndexJobData = t.Object({
 });
 export type IndexJobData = typeof IndexJobData.static;
 
-export function createIndexQueue(connection: Redis): Queue<IndexJobData> {
-  return new Queue<IndexJobData>(QUEUE_INDEX, { connection, prefix: keys.bullPrefix() });
+/** One indexing queue per shard (braced prefix: each queue's keys in its shard's slot), so load spreads over masters. */
+export function createIndexQueues(connection: RedisClient): Queue<IndexJobData>[] {
+  return allShards().map((k) => new Queue<IndexJobData>(QUEUE_INDEX, { connection, prefix: keys.bullPrefix(k) }));
 }
+
+/** The queue of an account's shard. */
+export const queueOf = <T>(queues: T[], account: string): T => queues[shardOf(account)];
 
 /** Retry policy of indexing jobs: exponential backoff with a cap (see `backoffStrategy`). */
 export function indexJobOptions(config: Config) {

@@ -1,5 +1,5 @@
 import "./tracing-compat";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log";
 
 /**
@@ -17,14 +17,47 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   subscriber: { maxRetriesPerRequest: null },
 };
 
-export function createRedis(url: string, role: RedisRole, log?: Logger): Redis {
-  const client = new Redis(url, {
+/** One Redis or a Redis Cluster: the same commands; cluster-only work (every master) goes through `mastersOf`. */
+export type RedisClient = Redis | Cluster;
+
+/** Seed nodes of a cluster from REDIS_URL: one URL or several, comma-separated. */
+export function clusterSeeds(url: string): ClusterNode[] {
+  return url.split(",").map((seed) => {
+    const u = new URL(seed.trim());
+    return { host: u.hostname, port: Number(u.port || 6379) };
+  });
+}
+
+/**
+ * A connection of a role to one Redis (`url`) or, with `cluster`, to the Redis Cluster whose seed
+ * nodes `url` lists (comma-separated). Passwords and TLS come from the (first) URL either way.
+ */
+export function createRedis(url: string, role: RedisRole, log?: Logger, cluster = false): RedisClient {
+  const options: RedisOptions = {
     ...ROLE_OPTIONS[role],
     connectionName: `memory-mesh-${role}`,
     lazyConnect: false,
     connectTimeout: 3000,
     retryStrategy: (times) => Math.min(100 * times, 2000),
-  });
+  };
+  let client: RedisClient;
+  if (cluster) {
+    const first = new URL(url.split(",")[0].trim());
+    const redisOptions: RedisOptions = { ...options };
+    if (first.password) redisOptions.password = decodeURIComponent(first.password);
+    if (first.username) redisOptions.username = decodeURIComponent(first.username);
+    if (first.protocol === "rediss:") redisOptions.tls = {};
+    client = new Cluster(clusterSeeds(url), {
+      redisOptions,
+      enableOfflineQueue: options.enableOfflineQueue ?? true,
+      enableAutoPipelining: options.enableAutoPipelining ?? false,
+      // A subscriber hears sharded channels (SSUBSCRIBE) on the master that owns each.
+      shardedSubscribers: role === "subscriber",
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    });
+  } else {
+    client = new Redis(url, options);
+  }
   let down = false;
   client.on("error", (error) => {
     if (!down) log?.warn({ role, err: error.message }, "redis connection error");
@@ -38,7 +71,7 @@ export function createRedis(url: string, role: RedisRole, log?: Logger): Redis {
 }
 
 /** Resolves when the client is ready, or rejects after `timeoutMs`. */
-export async function waitReady(client: Redis, timeoutMs = 10_000): Promise<void> {
+export async function waitReady(client: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (client.status === "ready") return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -61,7 +94,7 @@ export async function waitReady(client: Redis, timeoutMs = 10_000): Promise<void
  * Whether Redis answers PING within `timeoutMs`: a fail-fast (request) client answers false at once
  * while disconnected, a waiting (worker) one when the time is up.
  */
-export function answersPing(client: Redis, timeoutMs = 1000): Promise<boolean> {
+export function answersPing(client: RedisClient, timeoutMs = 1000): Promise<boolean> {
   const reply = client.ping().then(
     (r) => r === "PONG",
     () => false,
@@ -70,11 +103,39 @@ export function answersPing(client: Redis, timeoutMs = 1000): Promise<boolean> {
 }
 
 /** Closes a client politely, falling back to a hard disconnect if Redis is gone. */
-export async function closeRedis(client: Redis): Promise<void> {
+export async function closeRedis(client: RedisClient): Promise<void> {
   if (client.status === "end") return;
   try {
     await Promise.race([client.quit(), Bun.sleep(1000).then(() => client.disconnect())]);
   } catch {
     client.disconnect();
   }
+}
+
+/**
+ * The clients that together hold every key: each master of a cluster, or the one Redis. Admin
+ * paths that walk the key space (SCAN) visit each.
+ */
+export function mastersOf(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes("master") : [client];
+}
+
+/** Keys matching `pattern` on every master, a SCAN step at a time (no single command holds Redis up). */
+export async function* scanKeys(client: RedisClient, pattern: string, count = 500): AsyncGenerator<string[]> {
+  for (const node of mastersOf(client)) {
+    let cursor = "0";
+    do {
+      const [next, found] = await node.scan(cursor, "MATCH", pattern, "COUNT", count);
+      cursor = next;
+      if (found.length > 0) yield found;
+    } while (cursor !== "0");
+  }
+}
+
+/** Unlinks keys one command each (keys of different slots may not share a command on a cluster). */
+export async function unlinkKeys(client: RedisClient, found: string[]): Promise<number> {
+  const pipeline = client.pipeline();
+  for (const key of found) pipeline.unlink(key);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.reduce((n, [error, deleted]) => n + (error ? 0 : Number(deleted)), 0);
 }

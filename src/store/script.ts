@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis";
 
 /** A Lua script run by its SHA, loaded on demand (NOSCRIPT) on whichever connection runs it. */
 export class Script {
@@ -7,7 +7,7 @@ export class Script {
     this.sha = new Bun.CryptoHasher("sha1").update(source).digest("hex");
   }
 
-  async run<T = unknown>(redis: Redis, keys: (string | Buffer)[], args: (string | number | Buffer)[]): Promise<T> {
+  async run<T = unknown>(redis: RedisClient, keys: (string | Buffer)[], args: (string | number | Buffer)[]): Promise<T> {
     try {
       return (await redis.evalsha(this.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {

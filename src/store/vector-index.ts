@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis";
 import type { Config } from "../config";
 import type { Logger } from "../log";
 import { type Embedder, toBlob } from "./embeddings";
@@ -79,7 +79,7 @@ export function escapeTag(value: string): string {
 }
 
 /** Probes with a throwaway VECTOR index: a search module without vector support does not count. */
-export async function detectVectorSupport(redis: Redis): Promise<boolean> {
+export async function detectVectorSupport(redis: RedisClient): Promise<boolean> {
   const name = keys.probeIndex();
   try {
     await redis.call(
@@ -108,7 +108,7 @@ export interface VectorIndex {
 }
 
 export function createVectorIndex(
-  redis: Redis,
+  redis: RedisClient,
   engine: VectorEngine,
   embedder: Embedder,
   config: Config,
@@ -148,7 +148,7 @@ export function createVectorIndex(
     "vec", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", String(embedder.dimensions),
     "DISTANCE_METRIC", "COSINE", "M", String(config.HNSW_M), "EF_CONSTRUCTION", String(config.HNSW_EF_CONSTRUCTION),
   ];
-  // BM25STD (newer RediSearch, Redis 8) is textbook BM25, as the exact engine; 2.6's BM25 ignores document length.
+  // BM25STD (newer RediSearch, RedisClient 8) is textbook BM25, as the exact engine; 2.6's BM25 ignores document length.
   let scorer = "BM25STD";
   // A tenant's document count (BM25's N) costs a scan of its tag: each API instance reuses it for a few seconds.
   const documentCounts = new Map<string, { count: number; at: number }>();

@@ -5,7 +5,7 @@ import { Health, Ready } from "./model";
 
 async function readiness(deps: Deps) {
   const redis = await answersPing(deps.redis);
-  const queue = redis && (await deps.queue.getWaitingCount().then(() => true, () => false));
+  const queue = redis && (await Promise.all(deps.queues.map((q) => q.getWaitingCount())).then(() => true, () => false));
   return {
     status: redis && queue ? ("ready" as const) : ("unavailable" as const),
     redis,

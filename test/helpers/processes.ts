@@ -1,7 +1,7 @@
 import { connect, type Socket } from "node:net";
 import type { Subprocess } from "bun";
 import type { Envelope, MessageEvent } from "../../src/events/model";
-import { keys } from "../../src/store/keys";
+import { allShards, keys } from "../../src/store/keys";
 import { createRedis } from "../../src/store/redis";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -40,14 +40,21 @@ export async function silentWebSocketPeer(port: number, path: string, token: str
 
 /** Counts `message.indexed` events per message id, as any subscriber would see them; `close` unsubscribes. */
 export async function countIndexedEvents(redisUrl: string): Promise<{ counts: Map<string, number>; close(): Promise<unknown> }> {
-  const subscriber = createRedis(redisUrl, "subscriber");
   const counts = new Map<string, number>();
-  subscriber.on("message", (_channel: string, raw: string) => {
-    const { event } = JSON.parse(raw) as Envelope;
-    if (event.type === "message.indexed") counts.set(event.message.id, (counts.get(event.message.id) ?? 0) + 1);
-  });
-  await subscriber.subscribe(keys.eventsChannel());
-  return { counts, close: () => subscriber.quit() };
+  return {
+    counts,
+    close: await subscribeEvents(redisUrl, ({ event }) => {
+      if (event.type === "message.indexed") counts.set(event.message.id, (counts.get(event.message.id) ?? 0) + 1);
+    }),
+  };
+}
+
+/** Hears every message event on every shard's channel, as an API instance does; returns the unsubscribe. */
+export async function subscribeEvents(redisUrl: string, onEvent: (envelope: Envelope) => void): Promise<() => Promise<unknown>> {
+  const subscriber = createRedis(redisUrl, "subscriber");
+  subscriber.on("smessage", (_channel: string, raw: string) => onEvent(JSON.parse(raw) as Envelope));
+  for (const k of allShards()) await subscriber.ssubscribe(keys.eventsChannel(k));
+  return () => subscriber.quit();
 }
 
 /** A WebSocket client that records the events it receives and how it was closed. */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { startIndexingWorker } from "../../src/memory/worker";
 import { keys } from "../../src/store/keys";
+import { queueOf } from "../../src/store/queue";
 import { countVectors, eventually, useHarness } from "../helpers/app";
 import { countIndexedEvents, spawnWorker } from "../helpers/processes";
 
@@ -26,8 +27,8 @@ describe("durability", () => {
     await child.exited;
     expect(child.signalCode).toBe("SIGKILL");
     expect(await statuses(token, ids)).toEqual(["pending", "pending", "pending"]);
-    expect(await h.deps.redis.llen(keys.dispatch())).toBe(0);
-    expect(await h.deps.queue.getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    expect(await h.deps.redis.llen(keys.dispatchOf(userId))).toBe(0);
+    expect(await queueOf(h.deps.queues, userId).getJobCounts("waiting", "active", "delayed")).toEqual({ waiting: 0, active: 0, delayed: 0 });
 
     const worker = startIndexingWorker(h.deps);
     try {
@@ -35,7 +36,7 @@ describe("durability", () => {
     } finally {
       await worker.close();
     }
-    expect(await h.deps.redis.zcard(keys.outbox())).toBe(0);
+    expect(await h.deps.redis.zcard(keys.outboxOf(userId))).toBe(0);
   });
 
   test("workers SIGKILLed mid-batch lose nothing and index every message exactly once", async () => {

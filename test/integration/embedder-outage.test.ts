@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Envelope } from "../../src/events/model";
 import { createOpenAiEmbedder } from "../../src/store/embeddings";
-import { keys } from "../../src/store/keys";
-import { createRedis } from "../../src/store/redis";
+import { subscribeEvents } from "../helpers/processes";
 import { eventually, testConfig, useHarness } from "../helpers/app";
 import { startFakeOpenAi } from "../helpers/fake-openai";
 
@@ -77,10 +76,8 @@ describe("embedder outage", () => {
 
   test("after the last attempt a message is failed with the reason and message.failed is published; reindex re-drives it", async () => {
     const { token } = await h.account();
-    const subscriber = createRedis(h.redisUrl, "subscriber");
     const events: Envelope[] = [];
-    subscriber.on("message", (_c: string, raw: string) => events.push(JSON.parse(raw)));
-    await subscriber.subscribe(keys.eventsChannel());
+    const unsubscribe = await subscribeEvents(h.redisUrl, (e) => events.push(e));
     fake.mode = "down";
     const { body } = await h.json("POST", "/v1/messages", { token, body: { tenant_id: "f", conversation_id: "c", role: "user", content: "doomed for now" } });
     const failed = await eventually("failed", async () => {
@@ -96,7 +93,7 @@ describe("embedder outage", () => {
     expect(re.body).toEqual({ queued: 1 });
     await eventually("indexed after reindex", async () => (await statusOf(token, body.id)).status === "indexed");
     expect((await statusOf(token, body.id)).error).toBeNull();
-    await subscriber.quit();
+    await unsubscribe();
   });
 
   test("bun run reindex re-drives failed messages from the command line", async () => {

@@ -27,8 +27,8 @@ describe("POST /v1/messages", () => {
     const got = await h.json("GET", `/v1/messages/${body.id}`, { token });
     expect(got.body).toEqual(body);
     // Stored with its outbox and dispatch entries in the same step; no worker has run.
-    expect(await h.deps.redis.lrange(keys.dispatch(), 0, -1)).toContain(outboxMember(userId, body.id));
-    expect(await h.deps.redis.zscore(keys.outbox(), outboxMember(userId, body.id))).not.toBeNull();
+    expect(await h.deps.redis.lrange(keys.dispatchOf(userId), 0, -1)).toContain(outboxMember(userId, body.id));
+    expect(await h.deps.redis.zscore(keys.outboxOf(userId), outboxMember(userId, body.id))).not.toBeNull();
   });
 
   test("the guide's nulls mean 'not given'; tool role is accepted", async () => {
@@ -117,8 +117,8 @@ describe("POST /v1/messages/batch", () => {
     expect(list.body.total).toBe(0);
     // Nor is anything of this account waiting to be indexed (other tests share the outbox and dispatch list).
     const ours = (members: string[]) => members.filter((m) => m.startsWith(outboxMember(userId, "")));
-    expect(ours(await h.deps.redis.zrange(keys.outbox(), "0", "-1"))).toEqual([]);
-    expect(ours(await h.deps.redis.lrange(keys.dispatch(), 0, -1))).toEqual([]);
+    expect(ours(await h.deps.redis.zrange(keys.outboxOf(userId), "0", "-1"))).toEqual([]);
+    expect(ours(await h.deps.redis.lrange(keys.dispatchOf(userId), 0, -1))).toEqual([]);
   });
 
   test("duplicate ids inside one batch are 400; an id used for other content is 409 and stores nothing", async () => {

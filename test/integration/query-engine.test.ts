@@ -173,8 +173,7 @@ test("model mismatch refuses to start on any engine", async () => {
   try {
     const config = testConfig(redis.url);
     const first = await createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-a-512") });
-    await first.queue.close();
-    await first.redis.quit();
+    await closeDeps(first);
     await expect(createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-b-512") })).rejects.toThrow(/stored vectors were made by "model-a-512"/);
   } finally {
     await redis.stop();

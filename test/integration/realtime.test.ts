@@ -150,7 +150,7 @@ describe("slow clients", () => {
     // at least 100 events.
     let published = 0;
     while (published < 100 || (hub.connections === 2 && published < 400)) {
-      for (let i = 0; i < 20; i++) await h.deps.redis.publish(keys.eventsChannel(), event);
+      for (let i = 0; i < 20; i++) await h.deps.redis.spublish(keys.eventsChannelOf(userId), event);
       published += 20;
       await eventually("the fast client keeping up", () => fastGot >= published, 20_000);
     }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createApp } from "../../src/app";
 import type { Config } from "../../src/config";
 import { startIndexingWorker } from "../../src/memory/worker";
+import { queueOf } from "../../src/store/queue";
 import { eventually, freshWindow, useHarness } from "../helpers/app";
 
 /** No worker at first: stored messages stay pending and a reindex's jobs wait, until the test starts one. */
@@ -26,7 +27,7 @@ async function storePending(token: string, tenant: string, count: number) {
   return res.body.created.map((m: { id: string }) => m.id) as string[];
 }
 
-const waitingJobs = async () => (await h.deps.queue.getJobCounts("waiting")).waiting;
+const waitingJobs = async (account: string) => (await queueOf(h.deps.queues, account).getJobCounts("waiting")).waiting;
 
 describe("reindex is charged by the messages it queues", () => {
   test("1 request plus 1 per RATE_LIMIT_BATCH_UNIT messages, before anything is queued", async () => {
@@ -41,16 +42,16 @@ describe("reindex is charged by the messages it queues", () => {
   });
 
   test("a reindex the budget can never cover is refused with 400 and queues nothing", async () => {
-    const { token } = await h.account();
+    const { token, userId } = await h.account();
     await storePending(token, "big", 7);
-    const before = await waitingJobs();
+    const before = await waitingJobs(userId);
     const tooSmall = withBudget({ RATE_LIMIT_REQUESTS: 3, RATE_LIMIT_BATCH_UNIT: 2 });
     const refused = await tooSmall(token, { tenant_id: "big", mode: "pending" });
     expect(refused).toMatchObject({
       status: 400,
       body: { code: "too_large_for_rate_limit", details: { messages: 7, cost: 4, limit: 3 } },
     });
-    expect(await waitingJobs()).toBe(before);
+    expect(await waitingJobs(userId)).toBe(before);
     // Nothing holds the tenant: a reindex with room in its budget goes ahead.
     const roomy = withBudget({ RATE_LIMIT_REQUESTS: 100, RATE_LIMIT_BATCH_UNIT: 2 });
     expect(await roomy(token, { tenant_id: "big", mode: "pending" })).toMatchObject({ status: 202, body: { queued: 7 } });

@@ -109,12 +109,12 @@ describe("deleting an account", () => {
     const left: string[] = [];
     let cursor = "0";
     do {
-      const [next, found] = await h.deps.redis.scan(cursor, "COUNT", 1000);
+      const [next, found] = await h.deps.redis.scan(cursor, "MATCH", "*", "COUNT", 1000);
       cursor = next;
       left.push(...found.filter((k) => k.includes(doomed.userId)));
     } while (cursor !== "0");
     expect(left).toEqual([]);
-    expect((await h.deps.redis.zrange(keys.outbox(), "0", "-1")).filter((m) => m.includes(doomed.userId))).toEqual([]);
+    expect((await h.deps.redis.zrange(keys.outboxOf(doomed.userId), "0", "-1")).filter((m) => m.includes(doomed.userId))).toEqual([]);
     const search = await h.json("GET", "/v1/memory/search?tenant_id=t&query=a%20memory%20that%20stays", { token: other.token });
     expect(search.body.results.map((r: { id: string }) => r.id)).toEqual([kept.body.id]);
     expect(bystander.closed).toBeUndefined();

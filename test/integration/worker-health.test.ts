@@ -37,7 +37,7 @@ describe("worker /health (its compose healthcheck)", () => {
     const indexing = startIndexingWorker(h.deps);
     const unreachable = createRedis(`redis://127.0.0.1:${await freePort()}`, "request");
     try {
-      expect(await workerHealth(indexing.worker, unreachable)).toEqual({ status: "unavailable", worker: true, redis: false });
+      expect(await workerHealth(indexing.workers, unreachable)).toEqual({ status: "unavailable", worker: true, redis: false });
     } finally {
       await closeRedis(unreachable);
       await indexing.close();
