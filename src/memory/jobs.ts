@@ -1,24 +1,53 @@
 import type { Deps } from "../deps";
 import { keys } from "../store/keys";
 import { chunk, indexJobOptions, newJobId } from "../store/queue";
+import { Script } from "../store/script";
 
 /**
- * Queues indexing jobs of at most EMBED_BATCH_SIZE ids per account, recording each message's job
- * id first (the outbox sweeper checks that job before queueing a message again). Returns how many
- * messages were queued.
+ * Gives messages to a new job (ARGV[1]), atomically: a message is taken only if it is still
+ * pending and holds the job id the caller expects (ARGV[2]: '' = none yet, '*' = any). So a
+ * dispatcher and the outbox sweeper never both queue a message, a message indexed meanwhile is
+ * not queued again, and a message deleted meanwhile is not brought back as a stub.
+ * Returns the positions (1-based) of the keys taken.
  */
-export async function queueIndexJobs(deps: Deps, groups: { account: string; ids: string[] }[], force = false): Promise<number> {
-  const marks = deps.redis.pipeline();
-  const jobs = [];
-  for (const { account, ids } of groups) {
-    for (const part of chunk(ids, deps.config.EMBED_BATCH_SIZE)) {
-      const jobId = newJobId();
-      for (const id of part) marks.hset(keys.message(account, id), "job_id", jobId);
-      jobs.push({ name: "index", data: { account, ids: part, ...(force ? { force } : {}) }, opts: { ...indexJobOptions(deps.config), jobId } });
-    }
-  }
+const CLAIM = new Script(`
+local taken = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'status', 'job_id')
+  if state[1] == 'pending' and (ARGV[2] == '*' or (state[2] or '') == ARGV[2]) then
+    redis.call('HSET', key, 'job_id', ARGV[1])
+    taken[#taken + 1] = i
+  end
+end
+return taken
+`);
+
+/** Messages of one account to queue; `fromJob` is the job id they hold now ('' = none yet, omitted = any). */
+export interface JobGroup {
+  account: string;
+  ids: string[];
+  fromJob?: string;
+}
+
+/**
+ * Queues indexing jobs of at most EMBED_BATCH_SIZE ids per account. Each message is claimed for
+ * its job first (its job id recorded, see CLAIM), and a job gets only the messages it claimed;
+ * the outbox sweeper reads that job id to tell whether the message's job is still alive.
+ * Returns how many messages were queued.
+ */
+export async function queueIndexJobs(deps: Deps, groups: JobGroup[], force = false): Promise<number> {
+  const planned = groups.flatMap(({ account, ids, fromJob }) =>
+    chunk(ids, deps.config.EMBED_BATCH_SIZE).map((part) => ({ account, part, fromJob: fromJob ?? "*", jobId: newJobId() })),
+  );
+  const taken = await Promise.all(
+    planned.map(({ account, part, fromJob, jobId }) => CLAIM.run<number[]>(deps.redis, part.map((id) => keys.message(account, id)), [jobId, fromJob])),
+  );
+  const jobs = planned.flatMap(({ account, part, jobId }, i) => {
+    const ids = taken[i].map((at) => part[at - 1]);
+    if (ids.length === 0) return [];
+    return [{ name: "index", data: { account, ids, ...(force ? { force } : {}) }, opts: { ...indexJobOptions(deps.config), jobId } }];
+  });
   if (jobs.length === 0) return 0;
-  await marks.exec();
   await deps.queue.addBulk(jobs);
-  return groups.reduce((n, g) => n + g.ids.length, 0);
+  return jobs.reduce((n, job) => n + job.data.ids.length, 0);
 }

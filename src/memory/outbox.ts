@@ -1,48 +1,60 @@
+import type { Config } from "../config";
 import type { Deps } from "../deps";
 import { keys, parseOutboxMember } from "../store/keys";
-import { queueIndexJobs } from "./jobs";
+import { jobIdTime } from "../store/queue";
+import { type JobGroup, queueIndexJobs } from "./jobs";
 
 const SWEEP_LIMIT = 500;
 const LIVE_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
 
+/** How often a worker tries to sweep, and how long one sweep holds the lock. */
+export const sweepPeriod = (config: Config) => Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
+
 /**
  * Queues again every accepted message whose job is gone: a dispatcher died between taking it
- * and queueing it, the enqueue failed, or Redis lost the job. Only entries older than
- * OUTBOX_REDRIVE_MS are looked at, and a message whose job is still alive is left alone.
- * One sweeper runs at a time across all workers (a short Redis lock).
+ * and queueing it, the enqueue failed, or the job was removed. Only messages accepted more than
+ * OUTBOX_REDRIVE_MS before `now` are looked at, and of those, left alone are: messages still in
+ * the dispatch list (waiting their turn), messages whose job id was made less than
+ * OUTBOX_REDRIVE_MS ago (a dispatcher may be adding that job right now), and messages whose job
+ * is alive. A job's state is read before its messages are taken, and they are taken only if
+ * still pending with that job id (CLAIM): a job that completes meanwhile has marked its messages
+ * indexed first, so they are not queued again. One sweeper runs at a time across all workers (a
+ * short Redis lock). Returns how many messages were queued.
  */
-export async function sweepOutbox(deps: Deps, workerId: string): Promise<number> {
+export async function sweepOutbox(deps: Deps, workerId: string, now = Date.now()): Promise<number> {
   const { redis, queue, config } = deps;
-  const period = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
-  const locked = await redis.set("mm:outbox-lock", workerId, "PX", period, "NX");
+  const age = config.OUTBOX_REDRIVE_MS;
+  const locked = await redis.set(keys.outboxLock(), workerId, "PX", sweepPeriod(config), "NX");
   if (!locked) return 0;
-  const now = Date.now();
-  const members = await redis.zrangebyscore(keys.outbox(), "-inf", now - config.OUTBOX_REDRIVE_MS, "LIMIT", 0, SWEEP_LIMIT);
+  const members = await redis.zrangebyscore(keys.outbox(), "-inf", now - age, "LIMIT", 0, SWEEP_LIMIT);
   if (members.length === 0) return 0;
 
-  const byJob = new Map<string, { account: string; ids: string[] }>();
+  // Read before the messages: a message without a job id while the list is empty was taken from it.
+  const undispatched = await redis.llen(keys.dispatch());
+  const parsed = members.map(parseOutboxMember);
+  const rows = await Promise.all(parsed.map(({ account, messageId }) => redis.hmget(keys.message(account, messageId), "status", "job_id")));
+  const byJob = new Map<string, JobGroup>();
   const orphans: string[] = [];
-  for (const member of members) {
-    const { account, messageId } = parseOutboxMember(member);
-    const [status, jobId] = await redis.hmget(keys.message(account, messageId), "status", "job_id");
+  for (const [i, { account, messageId }] of parsed.entries()) {
+    const [status, jobId] = rows[i];
     if (status !== "pending") {
-      orphans.push(member);
+      orphans.push(members[i]);
       continue;
     }
-    const group = `${account}\n${jobId ?? ""}`;
-    const entry = byJob.get(group) ?? { account, ids: [] };
+    const fromJob = jobId ?? "";
+    // No job id: not taken from the dispatch list yet, or taken by a dispatcher that died before
+    // claiming it. While the list holds anything the message may be in it, waiting its turn.
+    if (fromJob === "" ? undispatched > 0 : now - jobIdTime(fromJob) < age) continue;
+    const group = `${account}\n${fromJob}`;
+    const entry = byJob.get(group) ?? { account, ids: [], fromJob };
     entry.ids.push(messageId);
     byJob.set(group, entry);
   }
   if (orphans.length > 0) await redis.zrem(keys.outbox(), ...orphans);
 
-  const lost: { account: string; ids: string[] }[] = [];
-  for (const [group, entry] of byJob) {
-    const oldJobId = group.split("\n")[1];
-    const state = oldJobId ? await queue.getJobState(oldJobId) : "unknown";
-    if (!LIVE_STATES.has(state)) lost.push(entry);
-  }
-  const requeued = await queueIndexJobs(deps, lost);
+  const groups = [...byJob.values()];
+  const states = await Promise.all(groups.map(({ fromJob }) => (fromJob ? queue.getJobState(fromJob) : "unknown")));
+  const requeued = await queueIndexJobs(deps, groups.filter((_, i) => !LIVE_STATES.has(states[i])));
   // Scores stay the accept time (the index-lag metric reads the oldest); entries whose job is
   // alive are looked at again next time, and they leave the outbox as they get indexed.
   if (requeued > 0) deps.log.warn({ requeued }, "outbox: queued messages whose job was missing");

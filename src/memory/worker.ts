@@ -8,7 +8,7 @@ import { createRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
 import { startDispatcher } from "./dispatcher";
-import { sweepOutbox } from "./outbox";
+import { sweepOutbox, sweepPeriod } from "./outbox";
 
 export interface IndexingWorker {
   close(): Promise<void>;
@@ -71,7 +71,6 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   worker.on("error", (error) => log.warn({ err: error.message }, "worker error"));
 
   const dispatcher = startDispatcher(deps);
-  const sweepEvery = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
   let sweeping = false;
   const sweeper = setInterval(() => {
     if (sweeping) return;
@@ -81,7 +80,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
       .finally(() => {
         sweeping = false;
       });
-  }, sweepEvery);
+  }, sweepPeriod(config));
 
   return {
     worker,

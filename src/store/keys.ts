@@ -41,6 +41,8 @@ export const keys = {
   outbox: () => "mm:outbox",
   /** LIST of `account:messageId` accepted and not yet turned into a job by a worker's dispatcher. */
   dispatch: () => "mm:dispatch",
+  /** STRING held (with a short expiry) by the one worker sweeping the outbox. */
+  outboxLock: () => "mm:outbox-lock",
 
   /** HASH of cluster-wide counters: accepted, indexed, failed (see metrics.ts). */
   stats: () => "mm:stats",

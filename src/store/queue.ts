@@ -31,8 +31,14 @@ export function backoffDelay(config: Config, attemptsMade: number): number {
   return Math.min(config.EMBED_BACKOFF_MAX_MS, config.EMBED_BACKOFF_MS * 2 ** Math.max(0, attemptsMade - 1));
 }
 
-/** Job ids are deterministic per accepted request and never contain `:`. */
+/** Job ids are unique, never contain `:`, and carry the time they were made (a UUIDv7). */
 export const newJobId = () => `ix-${Bun.randomUUIDv7()}`;
+
+/** When `newJobId` made a job id (ms since the epoch, from its UUIDv7); 0 for any other id. */
+export function jobIdTime(jobId: string): number {
+  const uuid = /^ix-([0-9a-f]{8})-([0-9a-f]{4})-7/.exec(jobId);
+  return uuid ? Number.parseInt(uuid[1] + uuid[2], 16) : 0;
+}
 
 /** Splits ids into jobs of at most `size`, so one job never holds more than one embedder batch. */
 export function chunk<T>(items: T[], size: number): T[][] {
