@@ -78,7 +78,7 @@ export const ConfigSchema = t.Object({
   WORKER_CONCURRENCY: Int(0, 0, 10_000, "Jobs held at once per worker (0 = 2 x EMBED_BATCH_SIZE)"),
   JOB_LOCK_MS: Int(10_000, 1000, 600_000, "BullMQ lock; a killed worker's jobs return after ~lock + stalled interval"),
   STALLED_INTERVAL_MS: Int(5000, 500, 600_000, "BullMQ stalled-job check interval"),
-  OUTBOX_REDRIVE_MS: Int(15_000, 1000, 3_600_000, "Age after which an unqueued message is queued again"),
+  OUTBOX_REDRIVE_MS: Int(15_000, 1000, 3_600_000, "Age after which a message whose job is gone is queued again"),
   WS_HEARTBEAT_MS: Int(30_000, 1000, 600_000, "WebSocket ping interval; a socket silent for two is closed"),
   WS_MAX_BUFFER_BYTES: Int(1_048_576, 1024, 1_073_741_824, "Unsent bytes after which a slow socket is closed"),
   WORKER_METRICS_PORT: Int(9091, 0, 65535, "Port of a worker's /metrics and /health (0 = off)"),

@@ -23,7 +23,8 @@ export function startDispatcher(deps: Deps): { close(): Promise<void> } {
       const { account, messageId } = parseOutboxMember(member);
       byAccount.set(account, [...(byAccount.get(account) ?? []), messageId]);
     }
-    await queueIndexJobs(deps, [...byAccount].map(([account, ids]) => ({ account, ids })));
+    // Only messages no one has queued yet: the sweeper may have queued one that waited too long.
+    await queueIndexJobs(deps, [...byAccount].map(([account, ids]) => ({ account, ids, fromJob: "" })));
   }
 
   // One blocking reader per shard (a blocking pop may not span slots on a cluster).

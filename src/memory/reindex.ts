@@ -44,7 +44,8 @@ export async function reindexTenant(deps: JobDeps, account: string, tenant: stri
         multi.zadd(keys.outboxOf(account), Date.now(), outboxMember(account, id));
       }
       await multi.exec();
-      jobIds.push(...(await queueIndexJobs(deps, [{ account, ids }], mode === "all")));
+      const queued = await queueIndexJobs(deps, [{ account, ids }], mode === "all");
+      jobIds.push(...queued.jobIds);
     }
     if (jobIds.length === 0) await redis.del(claimKey);
     else {

@@ -9,7 +9,7 @@ import { answersPing } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
 import { startDispatcher } from "./dispatcher";
-import { sweepOutbox } from "./outbox";
+import { sweepOutbox, sweepPeriod } from "./outbox";
 
 export interface IndexingWorker {
   close(): Promise<void>;
@@ -91,7 +91,6 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   });
 
   const dispatcher = startDispatcher(deps);
-  const sweepEvery = Math.max(1000, Math.floor(config.OUTBOX_REDRIVE_MS / 3));
   let sweeping = false;
   const sweeper = setInterval(() => {
     if (sweeping) return;
@@ -101,7 +100,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
       .finally(() => {
         sweeping = false;
       });
-  }, sweepEvery);
+  }, sweepPeriod(config));
 
   return {
     workers,

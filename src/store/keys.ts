@@ -122,8 +122,9 @@ export const keys = {
   reindexClaim: (account: string, tenant: string) => `${of(account)}:reindex:${account}:${enc(tenant)}`,
   /** ZSET of a shard's `account:messageId` accepted but not yet indexed or failed, scored by accept time. */
   outbox: (shardNo: number) => `${shard(shardNo)}:outbox`,
-  /** The outbox (and its sweeper lock) of an account's shard. */
+  /** The outbox of an account's shard. */
   outboxOf: (account: string) => `${of(account)}:outbox`,
+  /** STRING held (with a short expiry) by the one worker sweeping a shard's outbox. */
   outboxLock: (shardNo: number) => `${shard(shardNo)}:outbox-lock`,
   /** LIST of a shard's `account:messageId` accepted and not yet turned into a job by a worker's dispatcher. */
   dispatch: (shardNo: number) => `${shard(shardNo)}:dispatch`,

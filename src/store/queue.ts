@@ -36,11 +36,17 @@ export function backoffDelay(config: Config, attemptsMade: number): number {
 }
 
 /**
- * A fresh job id (time-ordered, never containing `:`, which BullMQ reserves). Not derived from the
- * messages: each message records the id of its latest job (`job_id`), which is what the outbox
- * sweeper checks before queueing it again.
+ * A fresh job id: unique, never containing `:` (BullMQ reserves it), carrying the time it was made
+ * (a UUIDv7). Not derived from the messages: each message records the id of the job that claimed
+ * it (`job_id`), which is what the outbox sweeper checks before queueing it again.
  */
 export const newJobId = () => `ix-${Bun.randomUUIDv7()}`;
+
+/** When `newJobId` made a job id (ms since the epoch, from its UUIDv7); 0 for any other id. */
+export function jobIdTime(jobId: string): number {
+  const uuid = /^ix-([0-9a-f]{8})-([0-9a-f]{4})-7/.exec(jobId);
+  return uuid ? Number.parseInt(uuid[1] + uuid[2], 16) : 0;
+}
 
 /** Splits ids into jobs of at most `size`, so one job never holds more than one embedder batch. */
 export function chunk<T>(items: T[], size: number): T[][] {
