@@ -1,17 +1,17 @@
 import { Queue } from "bullmq";
 import type { RedisClient } from "./redis";
-import { t } from "elysia";
+import { type Static, Type } from "@sinclair/typebox";
 import type { Config } from "../config";
 import { allShards, keys, QUEUE_INDEX, shardOf } from "./keys";
 
 /** One job = the message ids one API request accepted (a single message or a batch chunk). */
-export const IndexJobData = t.Object({
-  account: t.String(),
-  ids: t.Array(t.String(), { minItems: 1 }),
+export const IndexJobData = Type.Object({
+  account: Type.String(),
+  ids: Type.Array(Type.String(), { minItems: 1 }),
   /** re-embed even if already indexed (reindex of a tenant, model switch) */
-  force: t.Optional(t.Boolean()),
+  force: Type.Optional(Type.Boolean()),
 });
-export type IndexJobData = typeof IndexJobData.static;
+export type IndexJobData = Static<typeof IndexJobData>;
 
 /** One indexing queue per shard (braced prefix: each queue's keys in its shard's slot), so load spreads over masters. */
 export function createIndexQueues(connection: RedisClient): Queue<IndexJobData>[] {
