@@ -7,6 +7,7 @@ import { createLogger } from "../../src/log";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
 import { type IndexingWorker, startIndexingWorker } from "../../src/memory/worker";
 import type { Embedder } from "../../src/store/embeddings";
+import { startTestCluster } from "./cluster";
 import { startTestRedis } from "./redis";
 
 export type TestEnv = Record<string, string>;
@@ -33,10 +34,18 @@ export interface Harness {
 let counter = 0;
 
 /**
- * Starts a private Redis for the test file and builds deps + app against it (in beforeAll);
- * everything is closed and the Redis stopped by pid in afterAll.
+ * Starts a private Redis (or Redis Cluster) for the test file and builds deps + app against it (in
+ * beforeAll); everything is closed and the Redis stopped by pid in afterAll.
  */
-export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; realtime?: boolean; worker?: boolean } = {}): Harness {
+export interface HarnessOptions {
+  embedder?: Embedder;
+  realtime?: boolean;
+  worker?: boolean;
+  /** run on a Redis Cluster of its own (see startTestCluster) instead of one redis-server */
+  cluster?: { masters?: number; replicas?: number };
+}
+
+export function useHarness(env: TestEnv = {}, options: HarnessOptions = {}): Harness {
   const h = {} as Harness;
   let stopRedis: () => Promise<void> = async () => undefined;
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -44,10 +53,10 @@ export function useHarness(env: TestEnv = {}, options: { embedder?: Embedder; re
     cleanups.push(fn);
   };
   beforeAll(async () => {
-    const redis = await startTestRedis();
+    const redis = options.cluster ? await startTestCluster(options.cluster) : await startTestRedis();
     stopRedis = redis.stop;
     h.redisUrl = redis.url;
-    const config = testConfig(redis.url, env);
+    const config = testConfig(redis.url, options.cluster ? { REDIS_CLUSTER: "true", ...env } : env);
     h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
     if (options.realtime) h.realtime = await createRealtime(h.deps, (revocation) => forgetRevoked(h.deps, revocation));
     h.app = createApp(h.deps, h.realtime);
