@@ -78,13 +78,31 @@ export function escapeTag(value: string): string {
   return value.replace(/[^A-Za-z0-9_\u0080-\uffff]/g, (c) => `\\${c}`);
 }
 
+/** The search coordinator of a cluster that has just formed answers this until it has the topology. */
+const CLUSTER_STARTING = /ERRCLUSTER|Uninitialized cluster state|CLUSTERDOWN/i;
+
+/** Runs a Query Engine command, waiting (up to `waitMs`) while a new cluster's coordinator starts. */
+async function whenClusterReady<T>(run: () => Promise<T>, waitMs = 20_000): Promise<T> {
+  const end = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!CLUSTER_STARTING.test((error as Error).message) || Date.now() > end) throw error;
+      await Bun.sleep(200);
+    }
+  }
+}
+
 /** Probes with a throwaway VECTOR index: a search module without vector support does not count. */
 export async function detectVectorSupport(redis: RedisClient): Promise<boolean> {
   const name = keys.probeIndex();
   try {
-    await redis.call(
-      "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", `${name}:`, "SCHEMA",
-      "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "COSINE",
+    await whenClusterReady(() =>
+      redis.call(
+        "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", `${name}:`, "SCHEMA",
+        "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "COSINE",
+      ),
     );
   } catch {
     return false;
@@ -174,7 +192,7 @@ export function createVectorIndex(
     async ensure() {
       let info: unknown[] | undefined;
       try {
-        info = (await redis.call("FT.INFO", name)) as unknown[];
+        info = (await whenClusterReady(() => redis.call("FT.INFO", name))) as unknown[];
       } catch (error) {
         if (!/unknown index|no such index/i.test((error as Error).message)) throw error;
       }

@@ -8,7 +8,7 @@ import { createRealtime, type Realtime } from "../../src/realtime/hub";
 import { type IndexingWorker, startIndexingWorker } from "../../src/memory/worker";
 import type { Embedder } from "../../src/store/embeddings";
 import { startTestCluster } from "./cluster";
-import { startTestRedis } from "./redis";
+import { onCluster, startTestRedis } from "./redis";
 
 export type TestEnv = Record<string, string>;
 
@@ -53,10 +53,11 @@ export function useHarness(env: TestEnv = {}, options: HarnessOptions = {}): Har
     cleanups.push(fn);
   };
   beforeAll(async () => {
-    const redis = options.cluster ? await startTestCluster(options.cluster) : await startTestRedis();
+    const cluster = options.cluster ?? (onCluster() ? {} : undefined);
+    const redis = cluster ? await startTestCluster(cluster) : await startTestRedis();
     stopRedis = redis.stop;
     h.redisUrl = redis.url;
-    const config = testConfig(redis.url, options.cluster ? { REDIS_CLUSTER: "true", ...env } : env);
+    const config = testConfig(redis.url, cluster ? { REDIS_CLUSTER: "true", ...env } : env);
     h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
     if (options.realtime) h.realtime = await createRealtime(h.deps, (revocation) => forgetRevoked(h.deps, revocation));
     h.app = createApp(h.deps, h.realtime);

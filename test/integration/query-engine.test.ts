@@ -7,16 +7,17 @@ import { normalize } from "../../src/store/embeddings";
 import { keys } from "../../src/store/keys";
 import { createVectorIndex, type VectorDoc, type VectorFilter, type VectorHit } from "../../src/store/vector-index";
 import { eventually, testConfig } from "../helpers/app";
-import { hasVectorSearchAt, startTestRedis } from "../helpers/redis";
+import { hasVectorSearchAt, onCluster, serverEnv, startTestServer } from "../helpers/redis";
 
 /**
  * Query Engine (HNSW) path, on a private redis-server started with TEST_REDIS_ARGS (e.g.
- * `--loadmodule /path/to/redisearch.so`); never on a Redis the user already runs, whatever
+ * `--loadmodule /path/to/redisearch.so`), or a private cluster under TEST_REDIS_CLUSTER (with
+ * TEST_CLUSTER_ARGS loading the coordinator); never on a Redis the user already runs, whatever
  * REDIS_URL says. Skipped, saying so, when that server has no vector search.
  */
-const server = await startTestRedis();
+const server = await startTestServer();
 const url = server.url;
-const supported = await hasVectorSearchAt(url);
+const supported = await hasVectorSearchAt(url, onCluster());
 if (!supported) {
   process.stderr.write("\n[query-engine] SKIPPED: the test redis-server has no vector search. Set TEST_REDIS_ARGS='--loadmodule /path/redisearch.so'.\n");
 }
@@ -40,7 +41,7 @@ const fakeEmbedder = (modelKey: string): Embedder => ({ modelKey, dimensions: DI
 describe.skipIf(!supported)("Redis Query Engine", () => {
   let deps: Deps;
   const log = createLogger("silent");
-  const config = testConfig(url);
+  const config = testConfig(url, serverEnv());
   const account = "acct-qe";
   const MODEL = "local-use-lite-512";
 
@@ -169,9 +170,9 @@ describe.skipIf(!supported)("Redis Query Engine", () => {
 });
 
 test("model mismatch refuses to start on any engine", async () => {
-  const redis = await startTestRedis();
+  const redis = await startTestServer();
   try {
-    const config = testConfig(redis.url);
+    const config = testConfig(redis.url, serverEnv());
     const first = await createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-a-512") });
     await closeDeps(first);
     await expect(createDeps(config, { log: createLogger("silent"), embedder: fakeEmbedder("model-b-512") })).rejects.toThrow(/stored vectors were made by "model-a-512"/);
