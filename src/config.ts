@@ -27,6 +27,8 @@ export const ConfigSchema = t.Object({
   REDIS_URL: t.Optional(t.String({ description: "Redis to use; unset = `bun run start` runs its own" })),
   REDIS_CLUSTER: Type.Boolean({ default: false, description: "REDIS_URL names a Redis Cluster: one or more seed nodes, comma-separated" }),
   KEY_SHARDS: Int(16, 1, 1024, "Shards of the keyspace (hash-tag slots; fixed at deployment, the same for every process): at least 4 per cluster master you may grow to"),
+  REDIS_WAIT_REPLICAS: Int(0, 0, 16, "Replicas that must hold accepted messages before the 202 (Redis WAIT; 0 = the master alone)"),
+  REDIS_WAIT_TIMEOUT_MS: Int(1000, 10, 60_000, "Longest wait for REDIS_WAIT_REPLICAS; past it the answer is 503 not_replicated (retry with the same ids)"),
   REDIS_SERVER_BIN: t.String({ default: "redis-server", description: "Binary for the embedded Redis" }),
   REDIS_EMBEDDED_PORT: Int(0, 0, 65535, "Port of the embedded Redis (0 = a free port)"),
   REDIS_EMBEDDED_DIR: t.String({ default: "./.data/redis", description: "Data dir of the embedded Redis" }),

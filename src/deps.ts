@@ -74,7 +74,8 @@ const openedBy = new WeakMap<Deps["connect"], RedisClient[]>();
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.embedder.close?.();
-  await Promise.all(deps.queues.map((q) => q.close().catch(() => undefined)));
+  // Bounded: a queue whose node went away (a failover) may never confirm.
+  await Promise.all(deps.queues.map((q) => Promise.race([q.close().catch(() => undefined), Bun.sleep(1000)])));
   for (const client of openedBy.get(deps.connect) ?? []) await closeRedis(client);
   await closeRedis(deps.redis);
 }

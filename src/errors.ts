@@ -31,7 +31,7 @@ export const tooManyRequests = (retryAfterS: number, message = "Rate limit excee
 export const serviceUnavailable = (message = "Storage is unavailable; retry shortly") =>
   new AppError(503, "service_unavailable", message, undefined, { "Retry-After": "1" });
 
-const REDIS_DOWN = /OOM command not allowed|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|MaxRetriesPerRequest|LOADING|Reached the max retries|connect ETIMEDOUT|Command timed out|Socket closed/i;
+const REDIS_DOWN = /CLUSTERDOWN|TRYAGAIN|MOVED \d+|ASK \d+|ClusterAllFailedError|Failed to refresh slots cache|OOM command not allowed|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|MaxRetriesPerRequest|LOADING|Reached the max retries|connect ETIMEDOUT|Command timed out|Socket closed/i;
 
 /** True when an error means Redis could not be reached (answered as 503, not 500). */
 export function isRedisUnavailable(error: unknown): boolean {

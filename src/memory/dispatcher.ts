@@ -29,7 +29,7 @@ export function startDispatcher(deps: Deps): { close(): Promise<void> } {
 
   // One blocking reader per shard (a blocking pop may not span slots on a cluster).
   const loops = allShards().map(async (k) => {
-    const blocking = deps.connect("worker");
+    const blocking = deps.connect("blocking");
     connections.push(blocking);
     while (running) {
       try {
@@ -47,7 +47,8 @@ export function startDispatcher(deps: Deps): { close(): Promise<void> } {
     async close() {
       running = false;
       for (const c of connections) c.disconnect();
-      await Promise.all(loops);
+      // A read stuck in a failover is abandoned after its command timeout at the latest.
+      await Promise.race([Promise.all(loops), Bun.sleep(6000)]);
     },
   };
 }

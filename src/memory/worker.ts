@@ -5,7 +5,7 @@ import type { ProcessHealth } from "../metrics";
 import { EmbedderError } from "../store/embeddings";
 import { allShards, keys, QUEUE_INDEX, shardCount } from "../store/keys";
 import { backoffDelay, type IndexJobData } from "../store/queue";
-import { answersPing } from "../store/redis";
+import { answersPing, closeRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
 import { startDispatcher } from "./dispatcher";
@@ -108,8 +108,15 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     async close() {
       clearInterval(sweeper);
       await dispatcher.close();
-      await Promise.all(workers.map((w) => w.close()));
-      await connection.quit().catch(() => connection.disconnect());
+      // Graceful (active jobs finish) for at most a lock's length; past it (a worker whose blocking
+      // connection went down with its master, say) forced: its jobs come back when their locks expire.
+      await Promise.all(
+        workers.map(async (w) => {
+          const closed = await Promise.race([w.close().then(() => true), Bun.sleep(config.JOB_LOCK_MS).then(() => false)]);
+          if (!closed) await Promise.race([w.close(true), Bun.sleep(1000)]);
+        }),
+      );
+      await closeRedis(connection);
     },
   };
 }

@@ -3,7 +3,7 @@ import { assertTenant, callerCharge, settleRate } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-limit";
 import type { Deps } from "../deps";
-import { conflict, validationFailed } from "../errors";
+import { AppError, conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
 import { envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
@@ -152,7 +152,13 @@ function prepare(account: string, inputs: MessageInput[], now: number, acceptedA
   });
 }
 
-async function store(redis: RedisClient, account: string, prepared: Prepared[], now: number, createdAt: string, rate: CallerCharge) {
+/** REDIS_WAIT_REPLICAS: a 202 only once this many replicas hold the messages (0 = when the master does). */
+interface Durability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+async function store(redis: RedisClient, account: string, prepared: Prepared[], now: number, createdAt: string, rate: CallerCharge, durability: Durability) {
   const keyList: string[] = [keys.outboxOf(account), keys.tenants(account), rate.key];
   const args: (string | number)[] = [prepared.length, now, createdAt, keys.eventsChannelOf(account), rate.cost, rate.limit, rate.windowMs, rate.also.limit];
   prepared.forEach((p) => {
@@ -171,7 +177,19 @@ async function store(redis: RedisClient, account: string, prepared: Prepared[], 
     );
   });
   keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key);
-  const [code, used, limit, ...rest] = await ACCEPT.run<number[]>(redis, keyList, args);
+  let reply: number[];
+  if (durability.replicas > 0) {
+    const { reply: replied, acked } = await ACCEPT.runReplicated<number[]>(redis, keyList, args, durability.replicas, durability.timeoutMs);
+    // Stored on the master but not yet on enough replicas: a failover now could lose it, so no 202.
+    // A retry with the same ids (or Idempotency-Key) is answered from what is stored.
+    if (replied[0] === 1 && acked < durability.replicas) {
+      throw new AppError(503, "not_replicated", `Stored, but not yet on ${durability.replicas} replica(s); retry with the same message ids or Idempotency-Key`, { replicas: acked }, { "Retry-After": "1" });
+    }
+    reply = replied;
+  } else {
+    reply = await ACCEPT.run<number[]>(redis, keyList, args);
+  }
+  const [code, used, limit, ...rest] = reply;
   // Past the limit settleRate throws 429; otherwise these are the RateLimit-* headers to send.
   const rateHeaders = settleRate(rateDecision(rate, [code === -2 ? 0 : 1, used, limit]));
   if (code === -1) {
@@ -203,7 +221,10 @@ export async function acceptMessages(
   const prepared = prepare(account, inputs, now, createdAt, options.idempotencyKey);
   checkLimits(deps, prepared, (i) => (options.batch ? `messages.${i}.` : ""), now);
   for (const m of inputs) assertTenant(principal, m.tenant_id, "write");
-  const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, createdAt, callerCharge(deps, principal, options.cost));
+  const { stored, rateHeaders } = await store(deps.redis, account, prepared, now, createdAt, callerCharge(deps, principal, options.cost), {
+    replicas: deps.config.REDIS_WAIT_REPLICAS,
+    timeoutMs: deps.config.REDIS_WAIT_TIMEOUT_MS,
+  });
   const messages = prepared.map((p) => p.message);
   // A retry answers with what was stored the first time.
   const retried = prepared.flatMap((_, i) => (stored[i] === 1 ? [] : [i]));

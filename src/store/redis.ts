@@ -9,11 +9,14 @@ import type { Logger } from "../log";
  * per-flush Pipeline (which also copies every command BullMQ defined on the client) cost more than
  * the saved writes (API-only A/B, 6 interleaved pairs: 79 vs 95 us of server CPU per request).
  */
-export type RedisRole = "request" | "worker" | "subscriber";
+export type RedisRole = "request" | "worker" | "blocking" | "subscriber";
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   request: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: false, commandTimeout: 5000 },
   worker: { maxRetriesPerRequest: null, enableAutoPipelining: true },
+  // Blocking reads (a dispatcher's BLMPOP, 1 s) that never hang on a node that went away: past 5 s
+  // the command fails and the reader asks again, by then of the node's successor.
+  blocking: { maxRetriesPerRequest: null, commandTimeout: 5000 },
   subscriber: { maxRetriesPerRequest: null },
 };
 
@@ -43,7 +46,9 @@ export function createRedis(url: string, role: RedisRole, log?: Logger, cluster 
   let client: RedisClient;
   if (cluster) {
     const first = new URL(url.split(",")[0].trim());
-    const redisOptions: RedisOptions = { ...options };
+    // Node connections do not retry on their own: a dead master is replaced, and the cluster's
+    // redirections and slot refreshes find its successor.
+    const { retryStrategy: _, ...redisOptions }: RedisOptions = { ...options };
     if (first.password) redisOptions.password = decodeURIComponent(first.password);
     if (first.username) redisOptions.username = decodeURIComponent(first.username);
     if (first.protocol === "rediss:") redisOptions.tls = {};
@@ -54,6 +59,13 @@ export function createRedis(url: string, role: RedisRole, log?: Logger, cluster 
       // A subscriber hears sharded channels (SSUBSCRIBE) on the master that owns each.
       shardedSubscribers: role === "subscriber",
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+      // Through a failover (node timeout + election, a few seconds) commands wait and follow the
+      // new topology instead of failing after the default 16 quick redirections.
+      retryDelayOnFailover: 300,
+      retryDelayOnClusterDown: 300,
+      retryDelayOnTryAgain: 300,
+      maxRedirections: 40,
+      slotsRefreshInterval: 2000,
     });
   } else {
     client = new Redis(url, options);

@@ -6,6 +6,7 @@ import { sweepOutbox } from "../../src/memory/outbox";
 import { keys, slotOf } from "../../src/store/keys";
 import { Script } from "../../src/store/script";
 import { eventually, useHarness } from "../helpers/app";
+import { masterOf as masterOfKey } from "../helpers/cluster";
 import { listen } from "../helpers/processes";
 
 /**
@@ -22,15 +23,7 @@ beforeAll(() => {
   h.cleanup(() => server.stop(true));
 });
 
-/** The master that serves a key, as the cluster itself says (CLUSTER KEYSLOT, CLUSTER SLOTS). */
-async function masterOf(key: string): Promise<string> {
-  const cluster = h.deps.redis as Cluster;
-  const slot = Number(await cluster.call("CLUSTER", "KEYSLOT", key));
-  const ranges = (await cluster.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
-  const range = ranges.find(([low, high]) => slot >= low && slot <= high);
-  if (!range) throw new Error(`no master serves slot ${slot}`);
-  return `${range[2][0]}:${range[2][1]}`;
-}
+const masterOf = (key: string) => masterOfKey(h.deps.redis as Cluster, key);
 
 const store = (token: string, tenant: string, content: string, conversation = "c") =>
   h.json("POST", "/v1/messages", { token, body: { tenant_id: tenant, conversation_id: conversation, role: "user", content } });

@@ -7,7 +7,7 @@ import { createLogger } from "../../src/log";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
 import { type IndexingWorker, startIndexingWorker } from "../../src/memory/worker";
 import type { Embedder } from "../../src/store/embeddings";
-import { startTestCluster } from "./cluster";
+import { startTestCluster, type TestCluster } from "./cluster";
 import { onCluster, startTestRedis } from "./redis";
 
 export type TestEnv = Record<string, string>;
@@ -22,6 +22,8 @@ export interface Harness {
   app: ReturnType<typeof createApp>;
   realtime?: Realtime;
   worker?: IndexingWorker;
+  /** the test cluster, when the harness runs on one */
+  cluster?: TestCluster;
   /** In-process request: `app.handle(new Request('http://localhost/...'))`. */
   request(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<Response>;
   json<T = any>(method: string, path: string, options?: { body?: unknown; token?: string; apiKey?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
@@ -55,6 +57,7 @@ export function useHarness(env: TestEnv = {}, options: HarnessOptions = {}): Har
   beforeAll(async () => {
     const cluster = options.cluster ?? (onCluster() ? {} : undefined);
     const redis = cluster ? await startTestCluster(cluster) : await startTestRedis();
+    if ("nodes" in redis) h.cluster = redis;
     stopRedis = redis.stop;
     h.redisUrl = redis.url;
     const config = testConfig(redis.url, cluster ? { REDIS_CLUSTER: "true", ...env } : env);

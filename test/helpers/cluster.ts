@@ -1,3 +1,4 @@
+import type { Cluster } from "ioredis";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,4 +79,13 @@ export async function startTestCluster(options: { masters?: number; replicas?: n
     await stop();
     throw error;
   }
+}
+
+/** The master that serves a key, as the cluster itself says (CLUSTER KEYSLOT, CLUSTER SLOTS): "host:port". */
+export async function masterOf(client: Cluster, key: string): Promise<string> {
+  const slot = Number(await client.call("CLUSTER", "KEYSLOT", key));
+  const ranges = (await client.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+  const range = ranges.find(([low, high]) => slot >= low && slot <= high);
+  if (!range) throw new Error(`no master serves slot ${slot}`);
+  return `${range[2][0]}:${range[2][1]}`;
 }

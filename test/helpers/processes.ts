@@ -3,13 +3,14 @@ import type { Subprocess } from "bun";
 import type { Envelope, MessageEvent } from "../../src/events/model";
 import { allShards, keys } from "../../src/store/keys";
 import { createRedis } from "../../src/store/redis";
+import { onCluster, serverEnv } from "./redis";
 
 const root = new URL("../..", import.meta.url).pathname;
 
 /** An indexing worker as a separate process (`bun workers/indexer.ts`) on the given Redis. */
 export function spawnWorker(redisUrl: string, env: Record<string, string> = {}): Subprocess {
   return Bun.spawn(["bun", `${root}workers/indexer.ts`], {
-    env: { ...process.env, LOG_LEVEL: "error", NODE_ENV: "test", WORKER_METRICS_PORT: "0", ...env, REDIS_URL: redisUrl },
+    env: { ...process.env, LOG_LEVEL: "error", NODE_ENV: "test", WORKER_METRICS_PORT: "0", ...serverEnv(), ...env, REDIS_URL: redisUrl },
     stdio: ["ignore", "ignore", "inherit"],
   });
 }
@@ -51,7 +52,7 @@ export async function countIndexedEvents(redisUrl: string): Promise<{ counts: Ma
 
 /** Hears every message event on every shard's channel, as an API instance does; returns the unsubscribe. */
 export async function subscribeEvents(redisUrl: string, onEvent: (envelope: Envelope) => void): Promise<() => Promise<unknown>> {
-  const subscriber = createRedis(redisUrl, "subscriber");
+  const subscriber = createRedis(redisUrl, "subscriber", undefined, onCluster());
   subscriber.on("smessage", (_channel: string, raw: string) => onEvent(JSON.parse(raw) as Envelope));
   for (const k of allShards()) await subscriber.ssubscribe(keys.eventsChannel(k));
   return () => subscriber.quit();

@@ -4,6 +4,7 @@ import { keys } from "../../src/store/keys";
 import { queueOf } from "../../src/store/queue";
 import { countVectors, eventually, useHarness } from "../helpers/app";
 import { countIndexedEvents, spawnWorker } from "../helpers/processes";
+import { serverEnv } from "../helpers/redis";
 
 const FAST_RECOVERY = { JOB_LOCK_MS: "2000", STALLED_INTERVAL_MS: "1000", OUTBOX_REDRIVE_MS: "1500", EMBED_BATCH_SIZE: "16", EMBED_BATCH_WAIT_MS: "20" };
 const h = useHarness(FAST_RECOVERY);
@@ -20,7 +21,7 @@ describe("durability", () => {
     const { token, userId } = await h.account();
     const ids = ["crash-1", "crash-2", "crash-3"];
     const child = Bun.spawn(["bun", `${root}test/fixtures/accept-then-die.ts`, userId, "t", ...ids], {
-      env: { ...process.env, REDIS_URL: h.redisUrl, NODE_ENV: "test" },
+      env: { ...process.env, ...serverEnv(), REDIS_URL: h.redisUrl, NODE_ENV: "test" },
       stdout: "pipe",
       stderr: "inherit",
     });

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Envelope } from "../../src/events/model";
 import { createOpenAiEmbedder } from "../../src/store/embeddings";
 import { subscribeEvents } from "../helpers/processes";
+import { serverEnv } from "../helpers/redis";
 import { eventually, testConfig, useHarness } from "../helpers/app";
 import { startFakeOpenAi } from "../helpers/fake-openai";
 
@@ -103,7 +104,7 @@ describe("embedder outage", () => {
     await eventually("failed", async () => (await statusOf(token, body.id)).status === "failed");
     fake.mode = "ok";
     const env: Record<string, string> = {
-      ...(process.env as Record<string, string>), REDIS_URL: h.redisUrl, EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "text-embedding-3-small",
+      ...(process.env as Record<string, string>), ...serverEnv(), REDIS_URL: h.redisUrl, EMBEDDING_PROVIDER: "openai", EMBEDDING_MODEL: "text-embedding-3-small",
       EMBEDDING_DIMENSIONS: "64", OPENAI_BASE_URL: fake.url, LOG_LEVEL: "error", NODE_ENV: "test",
     };
     const root = new URL("../..", import.meta.url).pathname;

@@ -29,7 +29,7 @@ const h = useHarness({ OUTBOX_REDRIVE_MS: String(HOUR), EMBED_BATCH_SIZE: String
 
 /** One sweep as of `now` (default: two hours from now, so every message and job id is old enough). */
 async function sweep(now = Date.now() + 2 * HOUR): Promise<number> {
-  await h.deps.redis.del(...allShards().map(keys.outboxLock));
+  for (const k of allShards()) await h.deps.redis.del(keys.outboxLock(k));
   return sweepOutbox(h.deps, "test", now);
 }
 
@@ -98,7 +98,7 @@ describe("outbox sweeper", () => {
   // A sweep sees every account's messages: each test starts with no job, outbox or dispatch entry.
   beforeEach(async () => {
     await Promise.all(h.deps.queues.map((q) => q.obliterate({ force: true })));
-    for (const k of allShards()) await h.deps.redis.del(keys.outbox(k), keys.dispatch(k));
+    for (const k of allShards()) await h.deps.redis.del(keys.outbox(k), keys.dispatch(k)); // one shard: one slot
   });
 
   test("a job that completes while the sweeper looks at its messages is not queued again", async () => {
