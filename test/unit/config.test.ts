@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../src/config";
+import { ConfigError, ConfigSchema, loadConfig } from "../../src/config";
 
 describe("loadConfig", () => {
   test("defaults, and numbers and booleans from strings", () => {
@@ -22,5 +22,21 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "short" })).toThrow(/JWT_SECRET/);
     expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(32) }).NODE_ENV).toBe("production");
+  });
+});
+
+describe("configuration documents", () => {
+  test(".env.example and the README's table name every variable, with its default", async () => {
+    const root = new URL("../..", import.meta.url).pathname;
+    const example = await Bun.file(`${root}.env.example`).text();
+    const readme = await Bun.file(`${root}README.md`).text();
+    const missing: string[] = [];
+    for (const [name, schema] of Object.entries(ConfigSchema.properties) as [string, { default?: unknown }][]) {
+      if (!new RegExp(`^#? ?${name}=`, "m").test(example)) missing.push(`.env.example: ${name}`);
+      const row = new RegExp(`^\\| \`${name}\` \\| \`?([^|\`]*)\`? \\|`, "m").exec(readme);
+      if (!row) missing.push(`README: ${name}`);
+      else if (schema.default !== undefined && name !== "JWT_SECRET" && row[1].trim() !== String(schema.default)) missing.push(`README default of ${name}: ${row[1]}`);
+    }
+    expect(missing).toEqual([]);
   });
 });
