@@ -74,6 +74,18 @@ export async function startTestCluster(options: { masters?: number; replicas?: n
         await Bun.sleep(100);
       }
     }
+    // Replicas must be attached and in sync before a master may be lost (else no failover happens).
+    if (replicas > 0) {
+      for (const n of nodes) {
+        for (;;) {
+          const info = await cli(["-p", String(n.port), "info", "replication"]);
+          const master = info.includes("role:master");
+          if (master ? Number(/connected_slaves:(\d+)/.exec(info)?.[1]) >= replicas : info.includes("master_link_status:up")) break;
+          if (Date.now() > deadline) throw new Error(`cluster node ${n.port}: replication not up`);
+          await Bun.sleep(100);
+        }
+      }
+    }
     return { nodes, url: addresses.map((a) => `redis://${a}`).join(","), stop };
   } catch (error) {
     await stop();
