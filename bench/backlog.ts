@@ -30,7 +30,7 @@ async function main() {
   const workers = Array.from({ length: WORKERS }, () => {
     const port = freePort();
     const proc = Bun.spawn(["bun", `${new URL("..", import.meta.url).pathname}workers/indexer.ts`], {
-      env: { ...process.env, REDIS_URL: b.redisUrl, LOG_LEVEL: "warn", WORKER_METRICS_PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "test" },
+      env: { ...process.env, ...b.redisEnv, LOG_LEVEL: "warn", WORKER_METRICS_PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "test" },
       stdio: ["ignore", "pipe", "inherit"],
     });
     void (async () => {

@@ -2,9 +2,11 @@
  * End-to-end indexing throughput: messages accepted through the API (batch + single POSTs, in
  * process via app.handle) until every one is `indexed` by an in-process worker (startIndexingWorker:
  * its dispatcher turns accepted messages into jobs; the model runs in a worker thread), next to
- * the raw embedder on batches of EMBED_BATCH_SIZE texts in the same run.
+ * the raw embedder on batches of EMBED_BATCH_SIZE texts in the same run. BENCH_CLUSTER=1 runs it
+ * on a 3-master Redis Cluster (REDIS_CLUSTER=true). One account, so one shard: its messages live on
+ * one master, while the worker's dispatchers and queues cover every shard as in production.
  *
- *   bun run bench/indexing.ts            (BENCH_MESSAGES=1500, BENCH_SINGLES=300)
+ *   bun run bench/indexing.ts            (BENCH_MESSAGES=1500, BENCH_SINGLES=300, BENCH_CLUSTER=1)
  */
 import { startIndexingWorker } from "../src/memory/worker";
 import { createLocalEmbedder } from "../src/store/embeddings";
@@ -72,7 +74,7 @@ async function main() {
   });
   try {
     const texts = sentences(TOTAL, 7);
-    console.log(`indexing benchmark: ${TOTAL} messages (${TOTAL - SINGLES} in batch requests of ${BATCH_REQUEST_SIZE}, ${SINGLES} single), engine=${b.deps.vectors.engine}, EMBED_BATCH_SIZE=${batchSize}, EMBED_BATCH_WAIT_MS=${b.config.EMBED_BATCH_WAIT_MS}`);
+    console.log(`indexing benchmark: ${TOTAL} messages (${TOTAL - SINGLES} in batch requests of ${BATCH_REQUEST_SIZE}, ${SINGLES} single), engine=${b.deps.vectors.engine}, ${b.cluster ? `Redis Cluster of ${b.redisPids.length} masters` : "one redis-server"}, EMBED_BATCH_SIZE=${batchSize}, EMBED_BATCH_WAIT_MS=${b.config.EMBED_BATCH_WAIT_MS}`);
     const w0 = performance.now();
     await embedder.embed(texts.slice(0, batchSize)); // loads the model
     console.log(`model load + first batch: ${fmt(performance.now() - w0, 0)} ms`);

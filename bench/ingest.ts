@@ -9,24 +9,34 @@
  * The two alternate in short rounds, in ABBA order (bare then API, then API then bare, ...), so
  * that the speed swings of a shared machine (tens of seconds at half speed, seen here) hit both
  * alike; the ratio reported is the median of the rounds' ratios. Each line also shows the CPU time
- * per request of this process (the HTTP server) and of Redis.
+ * per request of this process (the HTTP server) and of Redis (every node's, on a cluster).
+ *
+ * BENCH_CLUSTER=1 runs both on a 3-master Redis Cluster: the API with REDIS_CLUSTER=true, the
+ * baseline through an ioredis Cluster client (auto-pipelining too; its HSET keys spread over the
+ * masters). The API's load comes from BENCH_ACCOUNTS accounts (API keys taken in turn, request by
+ * request); on a cluster they are picked so that each master serves as many of them (an account's
+ * keys live in one shard, so one account alone would load one master). Default: 1 account on one
+ * redis-server, one per master on a cluster.
  *
  *   bun run bench/ingest.ts      (BENCH_CONNECTIONS=32, BENCH_SECONDS=3, BENCH_ROUNDS=10,
- *                                 BENCH_AUTH=api-key or bearer)
+ *                                 BENCH_AUTH=api-key or bearer, BENCH_CLUSTER=1,
+ *                                 BENCH_ACCOUNTS)
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keys } from "../src/store/keys";
-import { Redis } from "ioredis";
-import { waitReady } from "../src/store/redis";
+import { Cluster, Redis } from "ioredis";
+import { keys, shardOf } from "../src/store/keys";
+import { clusterSeeds, waitReady } from "../src/store/redis";
 import { freePort } from "../src/store/redis-server";
-import { cpuMsOf, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
+import { masterOf } from "../test/helpers/cluster";
+import { type Bench, cpuMsOf, cpuMsOfAll, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
 const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 3));
 const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 10)));
 const WARMUP_S = 5;
 const AUTH = process.env.BENCH_AUTH === "bearer" ? "bearer" : "api-key";
+const ACCOUNTS = process.env.BENCH_ACCOUNTS === undefined ? undefined : Math.min(64, Math.max(1, Number(process.env.BENCH_ACCOUNTS)));
 const BODY = JSON.stringify({
   tenant_id: "bench",
   conversation_id: "conv-1",
@@ -44,15 +54,31 @@ interface Load {
   p99?: string;
 }
 
-/** wrk, one thread, `CONNECTIONS` connections for `seconds`. */
-async function wrk(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+const luaTable = (headers: Record<string, string>) => `{ ${Object.entries(headers).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(", ")} }`;
+
+/**
+ * wrk, one thread, `CONNECTIONS` connections for `seconds`. With several header sets, each request
+ * takes the next (a Lua `request` function, which costs wrk a little CPU: compare like with like).
+ */
+async function wrk(url: string, headerSets: Record<string, string>[], seconds: number): Promise<Load> {
   const script = join(tmpdir(), `mm-bench-${process.pid}.lua`);
   const lua = [
     'wrk.method = "POST"',
     `wrk.body = ${JSON.stringify(BODY)}`,
-    ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
-  ].join("\n");
-  await Bun.write(script, lua);
+    ...Object.entries(headerSets[0]).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
+  ];
+  if (headerSets.length > 1) {
+    lua.push(
+      `local sets = { ${headerSets.map(luaTable).join(", ")} }`,
+      "local n = 0",
+      "request = function()",
+      "  n = n % #sets + 1",
+      "  for k, v in pairs(sets[n]) do wrk.headers[k] = v end",
+      "  return wrk.format()",
+      "end",
+    );
+  }
+  await Bun.write(script, lua.join("\n"));
   const proc = Bun.spawn(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
@@ -69,7 +95,7 @@ async function wrk(url: string, headers: Record<string, string>, seconds: number
 }
 
 /** Fallback: CONNECTIONS fetch loops in this process (they share its CPU with the server). */
-async function fetchLoad(url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+async function fetchLoad(url: string, headerSets: Record<string, string>[], seconds: number): Promise<Load> {
   const end = performance.now() + seconds * 1000;
   let requests = 0;
   let errors = 0;
@@ -77,6 +103,7 @@ async function fetchLoad(url: string, headers: Record<string, string>, seconds: 
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
       while (performance.now() < end) {
+        const headers = headerSets[requests % headerSets.length];
         const res = await fetch(url, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: BODY });
         await res.arrayBuffer();
         requests++;
@@ -87,19 +114,46 @@ async function fetchLoad(url: string, headers: Record<string, string>, seconds: 
   return { rps: requests / ((performance.now() - t0) / 1000), requests, errors };
 }
 
+/**
+ * Auth headers of `count` fresh accounts (an API key each, or a Bearer token). On a cluster, an
+ * account is kept only while its master has fewer than its share, so the load spreads evenly.
+ * Also returns how many accounts each master (or the one Redis) serves.
+ */
+async function accounts(b: Bench, count: number): Promise<{ headers: Record<string, string>[]; perMaster: Map<string, number> }> {
+  const share = Math.ceil(count / b.redisPids.length);
+  const perMaster = new Map<string, number>();
+  const headers: Record<string, string>[] = [];
+  for (let tries = 0; headers.length < count; tries++) {
+    if (tries >= count * 20) throw new Error(`could not spread ${count} accounts over the masters`);
+    const token = await b.account();
+    const me = await b.json<{ id: string }>("GET", "/v1/auth/me", { token });
+    const master = b.cluster ? await masterOf(b.deps.redis as Cluster, keys.outbox(shardOf(me.body.id))) : "redis";
+    if ((perMaster.get(master) ?? 0) >= share) continue;
+    perMaster.set(master, (perMaster.get(master) ?? 0) + 1);
+    if (AUTH === "bearer") {
+      headers.push({ authorization: `Bearer ${token}` });
+      continue;
+    }
+    const created = await b.json<{ key: string }>("POST", "/v1/auth/api-keys", { token, body: { name: "bench" } });
+    if (created.status !== 201) throw new Error(`api key: ${JSON.stringify(created.body)}`);
+    headers.push({ "x-api-key": created.body.key });
+  }
+  return { headers, perMaster };
+}
+
 const haveWrk = Bun.which("wrk") !== null;
 const load = haveWrk ? wrk : fetchLoad;
 
 async function main() {
   const b = await startBench();
   // The baseline's client auto-pipelines: for this one-HSET handler that is ioredis' faster setting.
-  const bare = new Redis(b.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const bare = b.cluster
+    ? new Cluster(clusterSeeds(b.redisUrl), { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: 1 } })
+    : new Redis(b.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
   let server: ReturnType<typeof Bun.serve> | undefined;
   try {
     await waitReady(bare);
-    const token = await b.account();
-    const created = await b.json<{ key: string }>("POST", "/v1/auth/api-keys", { token, body: { name: "bench" } });
-    if (created.status !== 201) throw new Error(`api key: ${JSON.stringify(created.body)}`);
+    const users = await accounts(b, ACCOUNTS ?? b.redisPids.length);
     const appPort = await freePort();
     b.app.listen({ hostname: "127.0.0.1", port: appPort, maxRequestBodySize: b.config.MAX_BODY_BYTES + 1024 });
     server = Bun.serve({
@@ -115,16 +169,14 @@ async function main() {
     });
     console.log(
       `ingest benchmark: ${haveWrk ? "wrk -t1" : "in-process fetch clients"}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ` +
-        `${SECONDS} s each (after a ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth ${AUTH === "bearer" ? "Authorization: Bearer" : "x-api-key"}`,
+        `${SECONDS} s each (after a ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth ${AUTH === "bearer" ? "Authorization: Bearer" : "x-api-key"}, ` +
+        `${b.cluster ? `Redis Cluster of ${b.redisPids.length} masters` : "one redis-server"}, ` +
+        `${users.headers.length} account(s) (per ${b.cluster ? "master" : "Redis"}: ${[...users.perMaster.values()].join(", ")})`,
     );
     const json = { "content-type": "application/json" };
     const targets = [
-      { name: "bare Bun.serve + JSON.parse + HSET", url: `http://127.0.0.1:${server.port}/`, headers: json },
-      {
-        name: "API POST /v1/messages",
-        url: `http://127.0.0.1:${appPort}/v1/messages`,
-        headers: { ...json, ...(AUTH === "bearer" ? { authorization: `Bearer ${token}` } : { "x-api-key": created.body.key }) },
-      },
+      { name: "bare Bun.serve + JSON.parse + HSET", url: `http://127.0.0.1:${server.port}/`, headers: [json] },
+      { name: "API POST /v1/messages", url: `http://127.0.0.1:${appPort}/v1/messages`, headers: users.headers.map((h) => ({ ...json, ...h })) },
     ];
     for (const t of targets) await load(t.url, t.headers, WARMUP_S);
 
@@ -135,14 +187,14 @@ async function main() {
       const order = round % 2 === 1 ? [0, 1] : [1, 0];
       for (const i of order) {
         const t = targets[i];
-        const before = [await cpuMsOf(process.pid), await cpuMsOf(b.redisPid)];
+        const before = [await cpuMsOf(process.pid), await cpuMsOfAll(b.redisPids)];
         const result = await load(t.url, t.headers, SECONDS);
-        const [server, redis] = [(await cpuMsOf(process.pid)) - before[0], (await cpuMsOf(b.redisPid)) - before[1]];
+        const [server, redis] = [(await cpuMsOf(process.pid)) - before[0], (await cpuMsOfAll(b.redisPids)) - before[1]];
         const perReq = (ms: number) => fmt((ms * 1000) / Math.max(1, result.requests), 0).padStart(4);
         const lat = result.p50 ? `  p50 ${result.p50} p99 ${result.p99}` : "";
         console.log(
           `round ${round}  ${t.name.padEnd(36)} ${fmt(result.rps, 0).padStart(7)} req/s  (${result.requests} requests, ` +
-            `${result.errors} errors)  CPU/request: server ${perReq(server)} us, redis ${perReq(redis)} us${lat}`,
+            `${result.errors} errors)  CPU/request: server ${perReq(server)} us, redis ${perReq(redis)} us${lat}${result.errors ? "  <-- NOT ALL 202" : ""}`,
         );
         rps[i] = result.rps;
         totals[i] += result.rps;

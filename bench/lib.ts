@@ -1,20 +1,30 @@
-import { allShards } from "../src/store/keys";
 /**
- * Shared pieces of the benchmarks: a private redis-server (never 6379), deps + app against it,
- * an in-process request helper, a throwaway account, percentiles and varied sentences.
- * Everything talks to 127.0.0.1 only.
+ * Shared pieces of the benchmarks: a private redis-server (never 6379), or with BENCH_CLUSTER=1 a
+ * private 3-master Redis Cluster, deps + app against it, an in-process request helper, a throwaway
+ * account, percentiles and varied sentences. Everything talks to 127.0.0.1 only.
  */
 import { createApp } from "../src/app";
 import { type Config, loadConfig } from "../src/config";
 import { closeDeps, createDeps, type Deps } from "../src/deps";
 import { createLogger, type Logger } from "../src/log";
 import type { Embedder } from "../src/store/embeddings";
+import { allShards } from "../src/store/keys";
+import { mastersOf, type RedisClient } from "../src/store/redis";
+import { startTestCluster } from "../test/helpers/cluster";
 import { startTestRedis } from "../test/helpers/redis";
 
+/** BENCH_CLUSTER=1: every benchmark's Redis is a 3-master Redis Cluster (no replicas) instead of one redis-server. */
+const benchOnCluster = () => process.env.BENCH_CLUSTER === "1";
+
 export interface Bench {
+  /** one URL, or a cluster's seed URLs comma-separated (as REDIS_URL takes them) */
   redisUrl: string;
-  /** pid of the bench's redis-server (for CPU figures) */
-  redisPid: number;
+  /** whether `redisUrl` is a Redis Cluster (BENCH_CLUSTER=1) */
+  cluster: boolean;
+  /** what a child process (`bun workers/indexer.ts`) needs to reach this Redis: REDIS_URL, REDIS_CLUSTER */
+  redisEnv: Record<string, string>;
+  /** pids of the bench's redis-servers, one or every cluster node (for CPU figures) */
+  redisPids: number[];
   config: Config;
   deps: Deps;
   app: ReturnType<typeof createApp>;
@@ -34,6 +44,7 @@ export function benchConfig(redisUrl: string, env: Record<string, string> = {}):
     AUTH_RATE_LIMIT: "100000",
     AUTH_EMAIL_RATE_LIMIT: "100000",
     RATE_LIMIT_REQUESTS: "10000000",
+    ACCOUNT_RATE_LIMIT_REQUESTS: "100000000",
     ACCESS_TOKEN_TTL_S: "86400",
     ...env,
   });
@@ -66,11 +77,23 @@ export function printWarnings(counts: Map<string, number>): void {
   for (const [k, n] of counts) console.log(`  ${n} x ${k}`);
 }
 
-export async function startBench(env: Record<string, string> = {}, embedder?: Embedder): Promise<Bench> {
+/** One redis-server, or a 3-master cluster under BENCH_CLUSTER=1: its URL, the pids of its nodes and a stop. */
+async function startBenchRedis(): Promise<{ url: string; pids: number[]; stop(): Promise<void> }> {
+  if (benchOnCluster()) {
+    const cluster = await startTestCluster({ masters: 3 });
+    return { url: cluster.url, pids: cluster.nodes.map((n) => n.pid), stop: cluster.stop };
+  }
   const server = await startTestRedis();
+  return { url: server.url, pids: [server.pid], stop: server.stop };
+}
+
+export async function startBench(env: Record<string, string> = {}, embedder?: Embedder): Promise<Bench> {
+  const server = await startBenchRedis();
+  const cluster = benchOnCluster();
+  const redisEnv = { REDIS_URL: server.url, REDIS_CLUSTER: String(cluster) };
   let deps: Deps | undefined;
   try {
-    const config = benchConfig(server.url, env);
+    const config = benchConfig(server.url, { REDIS_CLUSTER: String(cluster), ...env });
     const warnings = new Map<string, number>();
     deps = await createDeps(config, { log: countingLogger(createLogger(config.LOG_LEVEL), warnings), embedder });
     const app = createApp(deps);
@@ -97,7 +120,7 @@ export async function startBench(env: Record<string, string> = {}, embedder?: Em
       return login.body.access_token as string;
     };
     return {
-      redisUrl: server.url, redisPid: server.pid, config, deps: d, app, json, account, warnings,
+      redisUrl: server.url, cluster, redisEnv, redisPids: server.pids, config, deps: d, app, json, account, warnings,
       async close() {
         await closeDeps(d);
         await server.stop();
@@ -164,10 +187,10 @@ export function chatTexts(n: number, seed = 42): string[] {
   });
 }
 
-/** `bun workers/indexer.ts` as a child process against `redisUrl` (LOG_LEVEL=error, no metrics port). */
-export function spawnWorker(redisUrl: string, env: Record<string, string> = {}) {
+/** `bun workers/indexer.ts` as a child process against the bench's Redis (LOG_LEVEL=error, no metrics port). */
+export function spawnWorker(b: Pick<Bench, "redisEnv">, env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", `${new URL("..", import.meta.url).pathname}workers/indexer.ts`], {
-    env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: "error", WORKER_METRICS_PORT: "0", NODE_ENV: "test", ...env },
+    env: { ...process.env, ...b.redisEnv, LOG_LEVEL: "error", WORKER_METRICS_PORT: "0", NODE_ENV: "test", ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
   return {
@@ -191,6 +214,12 @@ export async function rssOf(pid: number): Promise<number> {
   return kb ? Number(kb) * 1024 : Number.NaN;
 }
 
+/** CPU time (user + system) some processes have used so far, summed, in ms. */
+export async function cpuMsOfAll(pids: number[]): Promise<number> {
+  const ms = await Promise.all(pids.map(cpuMsOf));
+  return ms.reduce((a, b) => a + b, 0);
+}
+
 /** CPU time (user + system) a process has used so far, in ms (from /proc; clock ticks of 10 ms). */
 export async function cpuMsOf(pid: number): Promise<number> {
   const stat = await Bun.file(`/proc/${pid}/stat`).text().catch(() => "");
@@ -198,9 +227,10 @@ export async function cpuMsOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** INFO memory used_memory of a Redis, in bytes. */
-export async function usedMemory(redis: { info(section: string): Promise<string> }): Promise<number> {
-  return Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? Number.NaN);
+/** INFO memory used_memory of a Redis, in bytes; of a cluster, summed over its masters. */
+export async function usedMemory(redis: RedisClient): Promise<number> {
+  const used = await Promise.all(mastersOf(redis).map(async (node) => Number(/used_memory:(\d+)/.exec(await node.info("memory"))?.[1] ?? Number.NaN)));
+  return used.reduce((a, b) => a + b, 0);
 }
 
 export const mib = (bytes: number) => `${fmt(bytes / 1048576, 1)} MiB`;

@@ -35,7 +35,7 @@ async function main() {
   const realtime = await createRealtime(b.deps);
   const app = createApp(b.deps, realtime).listen({ port: 0, hostname: "127.0.0.1" });
   const base = `127.0.0.1:${app.server?.port}`;
-  const worker = spawnWorker(b.redisUrl);
+  const worker = spawnWorker(b);
   const embedder = createLocalEmbedder();
   let socket: WebSocket | undefined;
   try {

@@ -33,7 +33,7 @@ async function main() {
   const b = await startBench();
   const port = await freePort();
   b.app.listen({ hostname: "127.0.0.1", port });
-  const worker = spawnWorker(b.redisUrl);
+  const worker = spawnWorker(b);
   const rows: Row[] = [];
   let sampler: ReturnType<typeof setInterval> | undefined;
   try {
