@@ -7,7 +7,8 @@
  */
 import { Redis } from "ioredis";
 import { normalize, toBlob } from "../src/store/embeddings";
-import { createVectorIndex, detectVectorSupport } from "../src/store/vector-index";
+import { createVectorIndex } from "../src/store/vector-index";
+import { detectVectorSupport } from "../src/store/vector-support";
 import { startTestRedis } from "../test/helpers/redis";
 import { benchConfig, fmt, percentile, rng } from "./lib";
 

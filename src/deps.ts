@@ -8,7 +8,8 @@ import { createEmbedder, type Embedder } from "./store/embeddings";
 import { configureKeyspace, keys } from "./store/keys";
 import { createIndexQueues, type IndexJobData } from "./store/queue";
 import { closeRedis, createRedis, type RedisRole, waitReady } from "./store/redis";
-import { createVectorIndex, detectVectorSupport, type VectorEngine, type VectorIndex } from "./store/vector-index";
+import { createVectorIndex, type VectorEngine, type VectorIndex } from "./store/vector-index";
+import { detectVectorSupport } from "./store/vector-support";
 
 /** Everything a request handler or job processor needs; built once per process by `createDeps`. */
 export interface Deps {

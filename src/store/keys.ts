@@ -95,6 +95,8 @@ export const keys = {
   refreshFamily: (familyId: string) => `mm:{rf:${familyId}}:refresh-family`,
   /** HASH {failures, until}: wrong passwords for an email from one address, and the backoff they earned. */
   loginFailures: (email: string, address: string) => `${own("e", email.trim().toLowerCase())}:login-fail:${enc(address)}`,
+  /** `mm:{tag}` of an account's shard: the start of every key of its data. */
+  accountTag: (account: string) => of(account),
   /** The hash tag rate counters of an account's credentials share with its data (charged in the same scripts). */
   accountRateTag: (account: string) => of(account),
   /** The tag of counters about an email, or a client address. */

@@ -41,7 +41,7 @@ export async function migrateKeyspace(redis: RedisClient, log?: Logger): Promise
     for await (const found of scanKeys(redis, `mm:${kind}:*`)) {
       for (const key of found) {
         const rest = key.slice(`mm:${kind}:`.length);
-        await move(key, `${keys.accountRateTag(accountOf(rest))}:${kind}:${rest}`);
+        await move(key, `${keys.accountTag(accountOf(rest))}:${kind}:${rest}`);
       }
     }
   }
@@ -55,14 +55,14 @@ export async function migrateKeyspace(redis: RedisClient, log?: Logger): Promise
     for (const key of found) {
       const [model, ...rest] = key.slice("mm:vecx:".length).split(":");
       const tail = rest.join(":");
-      await move(key, `${keys.accountRateTag(accountOf(tail))}:vecx:${model}:${tail}`);
+      await move(key, `${keys.accountTag(accountOf(tail))}:vecx:${model}:${tail}`);
     }
   }
   for await (const found of scanKeys(redis, "mm:vec:*")) {
     for (const key of found) {
       const [model, account, ...rest] = key.slice("mm:vec:".length).split(":");
       if (account.startsWith("{")) continue; // already in the new layout
-      const tag = keys.accountRateTag(account).slice("mm:".length);
+      const tag = keys.accountTag(account).slice("mm:".length);
       await move(key, `mm:vec:${model}:${tag}:${account}:${rest.join(":")}`);
     }
   }

@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import type { Logger } from "../log";
 import { type Embedder, toBlob } from "./embeddings";
 import { keys } from "./keys";
+import { whenClusterReady } from "./vector-support";
 import { bm25Top } from "./bm25";
 import { exactRank, packExact } from "./exact-index";
 import { metadataTags, termOf, tokenize } from "./text";
@@ -76,39 +77,6 @@ const DOCUMENT_COUNT_TTL_MS = 10_000;
 /** Escapes a TAG value for DIALECT 2 queries: every ASCII character but letters, digits and `_`. */
 export function escapeTag(value: string): string {
   return value.replace(/[^A-Za-z0-9_\u0080-\uffff]/g, (c) => `\\${c}`);
-}
-
-/** The search coordinator of a cluster that has just formed answers this until it has the topology. */
-const CLUSTER_STARTING = /ERRCLUSTER|Uninitialized cluster state|CLUSTERDOWN/i;
-
-/** Runs a Query Engine command, waiting (up to `waitMs`) while a new cluster's coordinator starts. */
-async function whenClusterReady<T>(run: () => Promise<T>, waitMs = 20_000): Promise<T> {
-  const end = Date.now() + waitMs;
-  for (;;) {
-    try {
-      return await run();
-    } catch (error) {
-      if (!CLUSTER_STARTING.test((error as Error).message) || Date.now() > end) throw error;
-      await Bun.sleep(200);
-    }
-  }
-}
-
-/** Probes with a throwaway VECTOR index: a search module without vector support does not count. */
-export async function detectVectorSupport(redis: RedisClient): Promise<boolean> {
-  const name = keys.probeIndex();
-  try {
-    await whenClusterReady(() =>
-      redis.call(
-        "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", `${name}:`, "SCHEMA",
-        "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "COSINE",
-      ),
-    );
-  } catch {
-    return false;
-  }
-  await redis.call("FT.DROPINDEX", name).catch(() => undefined);
-  return true;
 }
 
 export interface VectorIndex {

@@ -30,7 +30,7 @@ export async function startTestRedis(options: { appendonly?: boolean; extraArgs?
 /** Whether the redis-server at `url` has vector search (the Query Engine). */
 export async function hasVectorSearchAt(url: string, cluster = false): Promise<boolean> {
   const { createRedis, closeRedis, waitReady } = await import("../../src/store/redis");
-  const { detectVectorSupport } = await import("../../src/store/vector-index");
+  const { detectVectorSupport } = await import("../../src/store/vector-support");
   const probe = createRedis(url, "worker", undefined, cluster);
   try {
     await waitReady(probe);
