@@ -5,18 +5,22 @@ import { chargeRefused } from "./auth/credentials";
 import type { Principal } from "./auth/model";
 import { conversationRoutes } from "./conversations";
 import type { Deps } from "./deps";
-import { AppError, headersTooLarge, payloadTooLarge, unauthorized, unsupportedMediaType } from "./errors";
+import { AppError, headersTooLarge, unauthorized } from "./errors";
+import { parseJsonBody } from "./http/body";
 import { createCors } from "./http/cors";
 import { docs } from "./http/docs";
 import { type ApiMetrics, createApiMetrics, metricsResponse } from "./metrics";
 import { errorToResponse } from "./http/error-response";
+import { jobRoutes } from "./jobs";
 import { memoryRoutes } from "./memory";
+import { tenantRoutes } from "./tenants";
 import { messageRoutes } from "./messages";
 import type { Realtime } from "./realtime/hub";
 import { realtimeRoutes } from "./realtime";
 import { systemRoutes } from "./system";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+const STREAMED_BODY = /^\/v1\/tenants\/[^/]+\/import\/?$/;
 
 /** What the hooks keep about a request: its id, when it started, whether it was counted in the metrics. */
 interface RequestMeta {
@@ -36,63 +40,12 @@ function metaOf(request: Request): RequestMeta {
   return meta;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Reads JSON bodies ourselves so every failure has its own status: 415 for another content type,
- * 413 past the limit, 400 for malformed JSON. An empty body is "no body" (clients send
- * `Content-Type: application/json` on GET and DELETE too).
- */
-async function parseJsonBody(request: Request, limit: number): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw payloadTooLarge(limit);
-  const bytes = await readCapped(request, limit);
-  if (bytes.byteLength === 0) return null;
-  checkJsonType(request);
-  try {
-    // Invalid UTF-8 is refused, not silently replaced.
-    return JSON.parse(utf8.decode(bytes));
-  } catch {
-    throw malformedJson();
-  }
-}
-
-/**
- * The body, read as it arrives and abandoned (413) as soon as it passes `limit`: a chunked upload
- * without a length is never held in memory whole. (Bun's own body limit is set out of the way in
- * main.ts, since its 413 has no body.)
- */
-async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      reader.cancel().catch(() => undefined);
-      throw payloadTooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-}
-
 /** Bytes of the header section as sent (names, values, ": " and CRLF each), for MAX_HEADER_BYTES. */
 function headerBytes(headers: Headers): number {
   let size = 0;
   for (const [name, value] of headers) size += name.length + value.length + 4;
   return size;
 }
-
-function checkJsonType(request: Request): void {
-  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (type !== "application/json" && !type.endsWith("+json")) throw unsupportedMediaType(type || "(none)");
-}
-
-const malformedJson = () => new AppError(400, "malformed_json", "The request body is not valid JSON (UTF-8)");
 
 /** What the error hook reads; `principal` and `chargePending` come from requireAuth when it ran. */
 interface ErrorHookContext {
@@ -142,10 +95,12 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
       if (headerBytes(request.headers) > config.MAX_HEADER_BYTES) throw headersTooLarge(config.MAX_HEADER_BYTES);
       return cors.preflight(request, set.headers) ?? cors.apply(request, set.headers);
     })
-    .onParse({ as: "global" }, async ({ request }) => {
+    .onParse({ as: "global" }, async ({ request, path }) => {
       const method = request.method;
       // Bodiless methods get no body (null stops the generic parser below, which would choke on a WebSocket upgrade).
       if (method === "GET" || method === "HEAD" || method === "OPTIONS") return null;
+      // Streamed bodies (NDJSON imports) are read by their handler as they arrive.
+      if (STREAMED_BODY.test(path)) return null;
       return parseJsonBody(request, config.MAX_BODY_BYTES);
     })
     // Never reached (the parser above answers every body); it tells the OpenAPI generator the bodies are JSON.
@@ -182,7 +137,9 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
     .use(authRoutes(deps))
     .use(messageRoutes(deps))
     .use(conversationRoutes(deps))
-    .use(memoryRoutes(deps));
+    .use(memoryRoutes(deps))
+    .use(tenantRoutes(deps))
+    .use(jobRoutes(deps));
   return realtime ? app.use(realtimeRoutes(deps, realtime)) : app;
 }
 

@@ -40,6 +40,7 @@ export const ConfigSchema = t.Object({
   TRUST_PROXY: Type.Boolean({ default: false, description: "Take the client address from X-Forwarded-For, as appended by your proxies" }),
   TRUST_PROXY_HOPS: Int(1, 1, 10, "Proxies of yours in front of the API: the client address is this many entries from the right of X-Forwarded-For"),
   MAX_BODY_BYTES: Int(16 * 1024 * 1024, 1024, 256 * 1024 * 1024, "Largest request body"),
+  MAX_IMPORT_BYTES: Int(1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024, "Largest import body (NDJSON, after gzip decompression), read as a stream: 100,000 messages with vectors are ~350 MB"),
   MAX_HEADER_BYTES: Int(16_384, 1024, 1_048_576, "Largest request header section; larger is 431 (run the API with a bigger --max-http-header-size, as its scripts do, so Bun's parser lets it through)"),
   MAX_CONTENT_CHARS: Int(32_000, 1, 1_000_000, "Longest message content"),
   MAX_METADATA_BYTES: Int(16_384, 2, 1_048_576, "Largest metadata object, as JSON"),

@@ -6,7 +6,7 @@ import { type Config, ConfigError } from "./config";
 import { createLogger, type Logger } from "./log";
 import { createEmbedder, type Embedder } from "./store/embeddings";
 import { configureKeyspace, keys } from "./store/keys";
-import { createIndexQueues, type IndexJobData } from "./store/queue";
+import { createIndexQueues, type ShardJobData } from "./store/queue";
 import { closeRedis, createRedis, type RedisRole, waitReady } from "./store/redis";
 import { createVectorIndex, type VectorEngine, type VectorIndex } from "./store/vector-index";
 import { detectVectorSupport } from "./store/vector-support";
@@ -20,7 +20,7 @@ export interface Deps {
   /** Opens another connection of a role (a BullMQ worker's, a blocking reader's, a subscriber's); closeDeps closes it. */
   connect(role: RedisRole): RedisClient;
   /** the indexing queue of each shard (queueOf picks an account's) */
-  queues: Queue<IndexJobData>[];
+  queues: Queue<ShardJobData>[];
   embedder: Embedder;
   vectors: VectorIndex;
   tokens: Tokens;

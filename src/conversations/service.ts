@@ -6,6 +6,7 @@ import { loadMessages } from "../messages/read";
 import { removeMessages } from "../messages/remove";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
+import { retentionCutoff } from "../tenants/policy";
 import { type Conversation, toConversation } from "./model";
 
 /** What the conversation services use (removing a conversation removes its vectors too). */
@@ -87,9 +88,14 @@ export async function listConversations(deps: ConversationDeps, principal: Princ
 export async function listHistory(deps: ConversationDeps, principal: Principal, conversation: string, tenant: string | undefined, limit: number, offset: number) {
   const resolved = await resolveTenant(deps, principal, conversation, tenant);
   const index = keys.conversationMessages(principal.account, resolved, conversation);
-  const [ids, total] = await Promise.all([deps.redis.zrange(index, String(offset), String(offset + limit - 1)), deps.redis.zcard(index)]);
+  const [ids, total, cutoffMs] = await Promise.all([
+    deps.redis.zrange(index, String(offset), String(offset + limit - 1)),
+    deps.redis.zcard(index),
+    retentionCutoff(deps.redis, principal.account, resolved),
+  ]);
   if (total === 0 && !(await deps.redis.exists(keys.conversation(principal.account, resolved, conversation)))) throw notFound("Conversation");
-  return { tenant_id: resolved, conversation_id: conversation, messages: await loadMessages(deps, principal.account, ids), total, limit, offset };
+  const messages = await loadMessages(deps, principal.account, ids, { cutoffMs });
+  return { tenant_id: resolved, conversation_id: conversation, messages, total, limit, offset };
 }
 
 /** Removes the conversation with all its messages and their vectors. */
@@ -103,8 +109,8 @@ export async function deleteConversation(deps: ConversationDeps, principal: Prin
   for (;;) {
     const ids = await deps.redis.zrange(index, "0", String(REMOVAL_CHUNK - 1));
     if (ids.length === 0) break;
-    const messages = await loadMessages(deps, account, ids);
-    await removeMessages(deps, account, messages);
+    const messages = await loadMessages(deps, account, ids, { includeExpired: true });
+    await removeMessages(deps, account, messages, { reason: "conversation_deleted" });
     const missing = ids.filter((id) => !messages.some((m) => m.id === id));
     if (missing.length > 0) await deps.redis.zrem(index, ...missing);
   }

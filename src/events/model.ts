@@ -5,9 +5,16 @@ export const EventType = t.Union([
   t.Literal("message.created"),
   t.Literal("message.indexed"),
   t.Literal("message.failed"),
+  t.Literal("message.updated"),
   t.Literal("message.deleted"),
 ]);
 export type EventType = typeof EventType.static;
+
+export const DeletionReason = t.UnionEnum(["deleted", "conversation_deleted", "filter", "expired", "retention", "tenant_erased"], {
+  description:
+    "Why a message was deleted: `deleted` (DELETE /v1/messages/{id}), `conversation_deleted`, `filter` (a delete-by-filter job), `expired` (its ttl_seconds / expires_at), `retention` (its tenant's retention policy), `tenant_erased`",
+});
+export type DeletionReason = typeof DeletionReason.static;
 
 /** What a WebSocket client receives. */
 export const MessageEvent = t.Object({
@@ -15,6 +22,7 @@ export const MessageEvent = t.Object({
   tenant_id: t.String(),
   conversation_id: t.String(),
   message: Message,
+  reason: t.Optional(DeletionReason),
   ts: t.String({ format: "date-time" }),
 });
 export type MessageEvent = typeof MessageEvent.static;
@@ -25,7 +33,8 @@ export interface Envelope {
   event: MessageEvent;
 }
 
-export function envelope(account: string, type: EventType, message: MessageEvent["message"]): string {
+export function envelope(account: string, type: EventType, message: MessageEvent["message"], reason?: DeletionReason): string {
   const event: MessageEvent = { type, tenant_id: message.tenant_id, conversation_id: message.conversation_id, message, ts: new Date().toISOString() };
+  if (reason) event.reason = reason;
   return JSON.stringify({ account, event } satisfies Envelope);
 }

@@ -1,7 +1,8 @@
 import type { Deps } from "../deps";
-import type { Message } from "../messages/model";
+import { type Message, toMessage } from "../messages/model";
 import { conversationNeighbours } from "../messages/neighbours";
-import { loadMessages } from "../messages/read";
+import { loadMessages, loadRows } from "../messages/read";
+import { MOVE_STATUS_LUA } from "../messages/status";
 import { envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import type { IndexJobData } from "../store/queue";
@@ -13,24 +14,29 @@ export type IndexingDeps = Pick<Deps, "config" | "redis" | "vectors">;
 
 /**
  * Writes a message's vector and marks it indexed, atomically, only if the message still exists
- * (a delete may have raced the embedding) and, unless forced, only once: re-processing after a
- * crash or a duplicate job changes nothing and publishes nothing.
+ * (a delete may have raced the embedding), is still the version that was embedded (an update may
+ * have raced it: -1, embed again) and, unless forced, only once: re-processing after a crash or a
+ * duplicate job changes nothing and publishes nothing.
+ * KEYS: message, vector key, outbox, stats, tenant stats. ARGV: force, outbox member, indexed at,
+ * channel, event, write mode, version, write fields...
  */
-const MARK_INDEXED = new Script(`
+const MARK_INDEXED = new Script(`${MOVE_STATUS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[3], ARGV[2])
   return 0
 end
+if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[7] then return -1 end
 if ARGV[1] ~= '1' and redis.call('HGET', KEYS[1], 'status') == 'indexed' then
   redis.call('ZREM', KEYS[3], ARGV[2])
   return 0
 end
 if ARGV[6] == 'hash' then
-  redis.call('HSET', KEYS[2], unpack(ARGV, 7))
+  redis.call('HSET', KEYS[2], unpack(ARGV, 8))
 else
-  redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
+  redis.call('HSET', KEYS[2], ARGV[8], ARGV[9])
 end
-redis.call('HSET', KEYS[1], 'status', 'indexed', 'indexed_at', ARGV[3])
+move_status(KEYS[1], KEYS[5], 'indexed')
+redis.call('HSET', KEYS[1], 'indexed_at', ARGV[3])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], 'indexed', 1)
@@ -39,13 +45,14 @@ return 1
 `);
 
 /** Marks a message failed for good (unless it got indexed meanwhile) and tells subscribers. */
-const MARK_FAILED = new Script(`
+const MARK_FAILED = new Script(`${MOVE_STATUS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 0
 end
 if redis.call('HGET', KEYS[1], 'status') == 'indexed' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[2])
+move_status(KEYS[1], KEYS[4], 'failed')
+redis.call('HSET', KEYS[1], 'error', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
 redis.call('SPUBLISH', ARGV[3], ARGV[4])
@@ -69,42 +76,58 @@ async function embeddingTexts(deps: IndexingDeps, account: string, messages: Mes
   return messages.map((m, i) => [...neighbours[i].before.map((b) => b.content), m.content].join("\n"));
 }
 
-/** Embeds (through the shared batcher) and indexes the messages of one job. */
+/** An update that raced the embedding makes the write stale; it is embedded again, at most this often. */
+const STALE_ROUNDS = 3;
+
+/**
+ * Embeds (through the shared batcher) and indexes the messages of one job. A message updated while
+ * it was being embedded is loaded and written again (its vector reused when only its metadata or
+ * importance changed), so the index never keeps what an update replaced.
+ */
 export async function indexMessages(deps: IndexingDeps, batcher: EmbedBatcher, job: IndexJobData): Promise<IndexOutcome> {
   const { account, force } = job;
-  const messages = (await loadMessages(deps, account, job.ids)).filter((m) => force || m.status !== "indexed");
-  if (messages.length === 0) return { indexed: 0, skipped: job.ids.length };
-  const vectors = await batcher.embed(await embeddingTexts(deps, account, messages));
-  const indexedAt = new Date().toISOString();
-  const results = await Promise.all(
-    messages.map((m, i) => {
-      const write = deps.vectors.writeFor(
-        {
-          account, tenant: m.tenant_id, conversation: m.conversation_id, role: m.role, importance: m.importance,
-          createdAt: Date.parse(m.created_at), content: m.content, messageId: m.id, metadata: m.metadata,
-        },
-        vectors[i],
-      );
-      const event = envelope(account, "message.indexed", { ...m, status: "indexed", indexed_at: indexedAt, error: null });
-      return MARK_INDEXED.run<number>(
-        deps.redis,
-        [keys.message(account, m.id), write.key, keys.outboxOf(account), keys.statsOf(account)],
-        [force ? "1" : "0", outboxMember(account, m.id), indexedAt, keys.eventsChannelOf(account), event, write.mode, ...write.fields],
-      );
-    }),
-  );
-  const indexed = results.filter((r) => r === 1).length;
+  const embedded = new Map<string, Float32Array>();
+  let ids = job.ids;
+  let indexed = 0;
+  for (let round = 0; round < STALE_ROUNDS && ids.length > 0; round++) {
+    const rows = (await loadRows(deps, account, ids)).filter((r) => r.id && (force || r.status !== "indexed"));
+    if (rows.length === 0) break;
+    const messages = rows.map(toMessage);
+    const texts = await embeddingTexts(deps, account, messages);
+    const missing = [...new Set(texts.filter((text) => !embedded.has(text)))];
+    if (missing.length > 0) (await batcher.embed(missing)).forEach((vector, i) => embedded.set(missing[i], vector));
+    const indexedAt = new Date().toISOString();
+    const results = await Promise.all(
+      messages.map((m, i) => {
+        const write = deps.vectors.writeFor(
+          {
+            account, tenant: m.tenant_id, conversation: m.conversation_id, role: m.role, importance: m.importance,
+            createdAt: Date.parse(m.created_at), content: m.content, messageId: m.id, metadata: m.metadata,
+          },
+          embedded.get(texts[i]) as Float32Array,
+        );
+        const event = envelope(account, "message.indexed", { ...m, status: "indexed", indexed_at: indexedAt, error: null });
+        return MARK_INDEXED.run<number>(
+          deps.redis,
+          [keys.message(account, m.id), write.key, keys.outboxOf(account), keys.statsOf(account), keys.tenantStats(account, m.tenant_id)],
+          [force ? "1" : "0", outboxMember(account, m.id), indexedAt, keys.eventsChannelOf(account), event, write.mode, rows[i].version ?? "0", ...write.fields],
+        );
+      }),
+    );
+    indexed += results.filter((r) => r === 1).length;
+    ids = messages.flatMap((m, i) => (results[i] === -1 ? [m.id] : []));
+  }
   return { indexed, skipped: job.ids.length - indexed };
 }
 
 /** After the last attempt: the job's messages become `failed` with the reason. */
 export async function markFailed(deps: Pick<Deps, "redis">, job: IndexJobData, reason: string): Promise<number> {
-  const messages: Message[] = await loadMessages(deps, job.account, job.ids);
+  const messages: Message[] = await loadMessages(deps, job.account, job.ids, { includeExpired: true });
   const results = await Promise.all(
     messages.map((m) =>
       MARK_FAILED.run<number>(
         deps.redis,
-        [keys.message(job.account, m.id), keys.outboxOf(job.account), keys.statsOf(job.account)],
+        [keys.message(job.account, m.id), keys.outboxOf(job.account), keys.statsOf(job.account), keys.tenantStats(job.account, m.tenant_id)],
         [outboxMember(job.account, m.id), reason, keys.eventsChannelOf(job.account), envelope(job.account, "message.failed", { ...m, status: "failed", error: reason })],
       ),
     ),

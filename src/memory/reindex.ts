@@ -2,7 +2,24 @@ import type { Queue } from "bullmq";
 import { conflict } from "../errors";
 import { keys, outboxMember } from "../store/keys";
 import { chunk, queueOf } from "../store/queue";
+import { Script } from "../store/script";
+import { MOVE_STATUS_LUA } from "../messages/status";
 import { isJobAlive, type JobDeps, queueIndexJobs } from "./jobs";
+
+/**
+ * Makes messages pending again (with their tenant's counts) and puts them back in the outbox.
+ * KEYS: outbox, tenant stats, the messages. ARGV: now, their outbox members.
+ */
+const REQUEUE = new Script(`${MOVE_STATUS_LUA}
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    move_status(KEYS[i], KEYS[2], 'pending')
+    redis.call('HDEL', KEYS[i], 'error')
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i - 1])
+  end
+end
+return 0
+`);
 
 export type ReindexMode = "failed" | "pending" | "all";
 
@@ -36,14 +53,12 @@ export async function reindexTenant(deps: JobDeps, account: string, tenant: stri
     await options.charge?.(selected.length);
     const jobIds: string[] = [];
     for (const ids of chunk(selected, 500)) {
-      const multi = redis.multi();
-      for (const id of ids) {
-        // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
-        multi.hset(keys.message(account, id), "status", "pending");
-        multi.hdel(keys.message(account, id), "error");
-        multi.zadd(keys.outboxOf(account), Date.now(), outboxMember(account, id));
-      }
-      await multi.exec();
+      // pending again (also for `all`), so the outbox sweeper keeps watching it until re-indexed
+      await REQUEUE.run(
+        redis,
+        [keys.outboxOf(account), keys.tenantStats(account, tenant), ...ids.map((id) => keys.message(account, id))],
+        [Date.now(), ...ids.map((id) => outboxMember(account, id))],
+      );
       const queued = await queueIndexJobs(deps, [{ account, ids }], mode === "all");
       jobIds.push(...queued.jobIds);
     }

@@ -7,6 +7,7 @@ import { loadMessages } from "../messages/read";
 import type { Embedder } from "../store/embeddings";
 import { collapseKey, metadataTags, queryTokens } from "../store/text";
 import type { VectorFilter } from "../store/vector-index";
+import { retentionCutoff } from "../tenants/policy";
 import type { ContextMessage, SearchExplain, SearchResult } from "./model";
 import { type Candidate, type FusionWeights, finalScore, fuse, type Scored, type SearchMode, type Signals } from "./ranking";
 
@@ -94,7 +95,10 @@ export async function searchMemory(
     createdBefore: input.createdBefore,
     metadata: input.metadata ? metadataTags(input.metadata) : undefined,
   };
-  const lists = await deps.vectors.rank(filter, { vector, tokens, depth });
+  const [lists, cutoffMs] = await Promise.all([
+    deps.vectors.rank(filter, { vector, tokens, depth }),
+    retentionCutoff(deps.redis, principal.account, input.tenant),
+  ]);
   const weights: FusionWeights = {
     k: input.weights?.k ?? config.SEARCH_RRF_K,
     semantic: input.weights?.semantic ?? config.SEARCH_SEMANTIC_WEIGHT,
@@ -107,8 +111,8 @@ export async function searchMemory(
     recencyHalfLifeDays: input.recencyHalfLifeDays ?? DEFAULT_HALF_LIFE_DAYS,
     importanceWeight: input.importanceWeight ?? 0,
   };
-  const results = await pickResults(deps, principal.account, input, candidates, signals, k);
-  if (input.context) await attachContext(deps, principal.account, results, input.context);
+  const results = await pickResults(deps, principal.account, input, candidates, signals, k, cutoffMs);
+  if (input.context) await attachContext(deps, principal.account, results, input.context, cutoffMs);
   return results;
 }
 
@@ -117,7 +121,7 @@ export async function searchMemory(
  * content. Without signals the fused order is final, so messages are loaded a few at a time;
  * with signals every candidate is loaded and re-scored first.
  */
-async function pickResults(deps: SearchDeps, account: string, input: SearchInput, candidates: Candidate[], signals: Signals, k: number) {
+async function pickResults(deps: SearchDeps, account: string, input: SearchInput, candidates: Candidate[], signals: Signals, k: number, cutoffMs?: number) {
   const rescore = signals.recencyWeight > 0 || signals.importanceWeight > 0;
   const now = Date.now();
   const picked: SearchResult[] = [];
@@ -125,7 +129,7 @@ async function pickResults(deps: SearchDeps, account: string, input: SearchInput
   const chunk = rescore ? candidates.length : Math.max(2 * k, 10);
   for (let from = 0; from < candidates.length && picked.length < k; from += chunk) {
     const slice = candidates.slice(from, from + chunk);
-    const messages = new Map((await loadMessages(deps, account, slice.map((c) => c.messageId))).map((m) => [m.id, m]));
+    const messages = new Map((await loadMessages(deps, account, slice.map((c) => c.messageId), { cutoffMs })).map((m) => [m.id, m]));
     const scored = slice.flatMap((candidate) => {
       const m = messages.get(candidate.messageId);
       if (!m || m.tenant_id !== input.tenant) return [];
@@ -166,8 +170,8 @@ function toResult(m: Message, score: number, explained?: SearchExplain): SearchR
 }
 
 /** Adds up to `n` messages before and after each hit, in conversation order. */
-async function attachContext(deps: SearchDeps, account: string, results: SearchResult[], n: number): Promise<void> {
-  const neighbours = await conversationNeighbours(deps, account, results, n, n);
+async function attachContext(deps: SearchDeps, account: string, results: SearchResult[], n: number, cutoffMs?: number): Promise<void> {
+  const neighbours = await conversationNeighbours(deps, account, results, n, n, { cutoffMs });
   const brief = (m: Message): ContextMessage => ({ id: m.id, role: m.role, content: m.content, created_at: m.created_at });
   results.forEach((r, i) => {
     r.context = { before: neighbours[i].before.map(brief), after: neighbours[i].after.map(brief) };

@@ -4,7 +4,9 @@ import type { Deps } from "../deps";
 import type { ProcessHealth } from "../metrics";
 import { EmbedderError } from "../store/embeddings";
 import { allShards, keys, QUEUE_INDEX, shardCount } from "../store/keys";
-import { backoffDelay, type IndexJobData } from "../store/queue";
+import { backoffDelay, type DataJobData, type IndexJobData, type ShardJobData } from "../store/queue";
+import { failDataJob, runDataJob } from "../jobs/service";
+import { sweepExpired } from "../messages/expiry";
 import { answersPing, closeRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
@@ -16,7 +18,7 @@ export interface IndexingWorker {
   /** What the worker's `/health` answers (see `workerHealth`). */
   health(): Promise<WorkerHealth>;
   /** one BullMQ worker per shard queue */
-  workers: Worker<IndexJobData>[];
+  workers: Worker<ShardJobData>[];
 }
 
 export interface WorkerHealth extends ProcessHealth {
@@ -52,7 +54,27 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   const connection: RedisClient = deps.connect("worker");
   const workerId = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
 
-  const processJob = async (job: Job<IndexJobData>) => {
+  const processDataJob = async (job: Job<DataJobData>) => {
+    try {
+      await runDataJob(deps, job.data.account, job.data.dataJob);
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        await failDataJob(deps, job.data.account, job.data.dataJob, reason);
+        log.error({ jobId: job.id, err: reason }, "data job failed for good");
+      } else {
+        log.warn({ jobId: job.id, attempt: job.attemptsMade + 1, err: reason }, "data job failed; will retry");
+      }
+      throw error;
+    }
+  };
+
+  const processJob = async (job: Job<ShardJobData>) => {
+    if ("dataJob" in job.data) return processDataJob(job as Job<DataJobData>);
+    return processIndexJob(job as Job<IndexJobData>);
+  };
+
+  const processIndexJob = async (job: Job<IndexJobData>) => {
     try {
       const outcome = await indexMessages(deps, batcher, job.data);
       hooks.onIndexed?.(outcome.indexed);
@@ -77,7 +99,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   const total = config.WORKER_CONCURRENCY || config.EMBED_BATCH_SIZE * 2;
   const concurrency = Math.max(2, Math.ceil(total / shardCount()));
   const workers = allShards().map((k) => {
-    const worker = new Worker<IndexJobData>(QUEUE_INDEX, processJob, {
+    const worker = new Worker<ShardJobData>(QUEUE_INDEX, processJob, {
       connection,
       prefix: keys.bullPrefix(k),
       concurrency,
@@ -97,6 +119,11 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     sweeping = true;
     sweepOutbox(deps, workerId)
       .catch((error) => log.warn({ err: (error as Error).message }, "outbox sweep failed"))
+      .then(() => sweepExpired(deps, workerId, sweepPeriod(config)))
+      .then((removed) => {
+        if (removed) log.info({ removed }, "removed expired messages");
+      })
+      .catch((error) => log.warn({ err: (error as Error).message }, "expiry sweep failed"))
       .finally(() => {
         sweeping = false;
       });

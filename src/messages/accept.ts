@@ -11,8 +11,8 @@ import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
 import { parseTimestamp } from "./timestamps";
 
-const KEYS_PER_MESSAGE = 5;
-const ARGS_PER_MESSAGE = 13;
+const KEYS_PER_MESSAGE = 7;
+const ARGS_PER_MESSAGE = 15;
 /** How far in the future a client's `created_at` may be (clock skew). */
 export const CREATED_AT_SKEW_MS = 5 * 60_000;
 
@@ -25,12 +25,13 @@ export const CREATED_AT_SKEW_MS = 5 * 60_000;
  * conversation is created (here or by the conversations API; deleting it removes both at once).
  * Returns {1, used, limit, stored...} with 1 (stored) or 0 (already there) per message,
  * {-1, used, limit, index} on a conflict, {-2, used, limit} past the rate limit (see take_rates).
- * KEYS: outbox, tenants, rate, 5 per message, stats, dispatch, account rate.
- * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, account limit, 13 per message (the 11th
- * is '1' when the id came from the client, the only case in which it can already exist; the last
- * two are the message's created_at as ISO and ms, the time of acceptance unless the client gave one).
- * A message's position in its conversation is created_ms * 1000 + its index in the request, so
- * imported history sorts by when it was said.
+ * KEYS: outbox, tenants, rate, 7 per message, stats, dispatch, account rate, expiries.
+ * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, account limit, 15 per message (the 11th
+ * is '1' when the id came from the client, the only case in which it can already exist; the 12th and
+ * 13th are the message's created_at as ISO and ms, the time of acceptance unless the client gave one;
+ * the last two its expiry as ISO and ms, or empty).
+ * A message's position in its conversation (and in its tenant's time index) is created_ms * 1000 +
+ * its index in the request, so imported history sorts by when it was said.
  */
 const ACCEPT = new Script(`${TAKE_RATE_LUA}
 local n = tonumber(ARGV[1])
@@ -41,6 +42,7 @@ local allowed, used, limit = take_rates(KEYS[3], tonumber(ARGV[6]), KEYS[6 + n *
 if allowed == 0 then return {-2, used, limit} end
 local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
+local expiries = KEYS[7 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
   local a = 9 + i * ${ARGS_PER_MESSAGE}
@@ -71,7 +73,14 @@ for i = 0, n - 1 do
       redis.call('HSET', conv, 'last_message_at', created_at)
     end
     redis.call('ZADD', KEYS[k + 2], now, ARGV[a + 2])
-    redis.call('ZADD', KEYS[k + 4], ARGV[a + 12] .. string.format('%03d', i), ARGV[a])
+    local position = ARGV[a + 12] .. string.format('%03d', i)
+    redis.call('ZADD', KEYS[k + 4], position, ARGV[a])
+    redis.call('ZADD', KEYS[k + 5], position, ARGV[a])
+    redis.call('HINCRBY', KEYS[k + 6], 'pending', 1)
+    if ARGV[a + 14] ~= '' then
+      redis.call('HSET', KEYS[k], 'expires_at', ARGV[a + 13], 'expires_ms', ARGV[a + 14])
+      redis.call('ZADD', expiries, ARGV[a + 14], ARGV[a + 9])
+    end
     redis.call('ZADD', KEYS[1], now, ARGV[a + 9])
     redis.call('RPUSH', dispatch, ARGV[a + 9])
     redis.call('SPUBLISH', channel, ARGV[a + 8])
@@ -87,6 +96,8 @@ interface Prepared {
   id: string;
   createdAt: string;
   createdMs: number;
+  /** when it expires (ms), from ttl_seconds or expires_at */
+  expiresMs?: number;
   input: MessageInput;
   importance: number;
   metadata: string;
@@ -97,7 +108,22 @@ interface Prepared {
   message: Message;
 }
 
-const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+export const sha256 = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
+/**
+ * What a retry with the same id must repeat (the message as given, with its created_at when the
+ * client chose it): the same fingerprint is a retry, another one a conflict.
+ */
+export function messageFingerprint(
+  m: Pick<MessageInput, "tenant_id" | "conversation_id" | "role" | "content">,
+  importance: number,
+  metadataJson: string,
+  clientCreatedMs?: number,
+): string {
+  const fields: (string | number)[] = [m.tenant_id, m.conversation_id, m.role, m.content, importance, metadataJson];
+  if (clientCreatedMs !== undefined) fields.push(clientCreatedMs);
+  return sha256(JSON.stringify(fields));
+}
 
 /** Ids derived from an Idempotency-Key: the same key and position always give the same id. */
 function idFromIdempotencyKey(account: string, key: string, index: number): string {
@@ -124,6 +150,13 @@ function checkLimits(deps: Pick<Deps, "config">, prepared: Prepared[], path: (i:
       else if (ms < 0) problems.push({ field: `${path(i)}created_at`, message: "Must be 1970 or later" });
       else if (ms > now + CREATED_AT_SKEW_MS) problems.push({ field: `${path(i)}created_at`, message: "Must not be in the future" });
     }
+    if (m.ttl_seconds != null && m.expires_at != null)
+      problems.push({ field: `${path(i)}expires_at`, message: "Give ttl_seconds or expires_at, not both" });
+    if (m.expires_at != null) {
+      const ms = parseTimestamp(m.expires_at);
+      if (ms === undefined) problems.push({ field: `${path(i)}expires_at`, message: "Expected an ISO-8601 date-time with an offset, e.g. 2027-01-01T00:00:00Z" });
+      else if (ms <= now) problems.push({ field: `${path(i)}expires_at`, message: "Must be in the future" });
+    }
     if (m.id) {
       const first = seen.get(m.id);
       if (first !== undefined) problems.push({ field: `${path(i)}id`, message: `Same id as ${path(first)}id` });
@@ -131,6 +164,12 @@ function checkLimits(deps: Pick<Deps, "config">, prepared: Prepared[], path: (i:
     }
   });
   if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+}
+
+/** When a message expires (ms since the epoch): `ttl_seconds` from now, or `expires_at`; none by default. */
+export function expiryOf(input: { ttl_seconds?: number | null; expires_at?: string | null }, now: number): number | undefined {
+  if (input.ttl_seconds != null) return now + input.ttl_seconds * 1000;
+  return input.expires_at != null ? parseTimestamp(input.expires_at) : undefined;
 }
 
 function prepare(account: string, inputs: MessageInput[], now: number, acceptedAt: string, idempotencyKey?: string): Prepared[] {
@@ -142,13 +181,14 @@ function prepare(account: string, inputs: MessageInput[], now: number, acceptedA
     const clientMs = input.created_at ? parseTimestamp(input.created_at) : undefined;
     const createdMs = clientMs ?? now;
     const createdAt = clientMs === undefined ? acceptedAt : new Date(clientMs).toISOString();
-    const fields = [input.tenant_id, input.conversation_id, input.role, input.content, importance, metadata];
-    const fp = sha256(JSON.stringify(clientMs === undefined ? fields : [...fields, createdMs]));
+    const fp = messageFingerprint(input, importance, metadata, clientMs === undefined ? undefined : createdMs);
+    const expiresMs = expiryOf(input, now);
     const message: Message = {
       id, tenant_id: input.tenant_id, conversation_id: input.conversation_id, role: input.role, content: input.content,
       importance, metadata: input.metadata ?? null, status: "pending", created_at: createdAt, indexed_at: null, error: null,
+      expires_at: expiresMs === undefined ? null : new Date(expiresMs).toISOString(), updated_at: null,
     };
-    return { id, createdAt, createdMs, input, importance, metadata, fp, clientId: Boolean(input.id) || idempotencyKey !== undefined, message };
+    return { id, createdAt, createdMs, expiresMs, input, importance, metadata, fp, clientId: Boolean(input.id) || idempotencyKey !== undefined, message };
   });
 }
 
@@ -169,14 +209,16 @@ async function store(redis: RedisClient, account: string, prepared: Prepared[], 
       keys.conversations(account, tenant),
       keys.conversationTenants(account, conv),
       keys.conversationMessages(account, tenant, conv),
+      keys.tenantMessages(account, tenant),
+      keys.tenantStats(account, tenant),
     );
     args.push(
       p.id, tenant, conv, p.input.role, p.input.content, p.importance, p.metadata, p.fp,
       envelope(account, "message.created", p.message), outboxMember(account, p.id), p.clientId ? "1" : "0",
-      p.createdAt, p.createdMs,
+      p.createdAt, p.createdMs, p.message.expires_at ?? "", p.expiresMs ?? "",
     );
   });
-  keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key);
+  keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key, keys.expiriesOf(account));
   let reply: number[];
   if (durability.replicas > 0) {
     const { reply: replied, acked } = await ACCEPT.runReplicated<number[]>(redis, keyList, args, durability.replicas, durability.timeoutMs);

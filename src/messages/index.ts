@@ -3,9 +3,16 @@ import { requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { errors, MessageId, noContent, refuseNonObjectMetadata, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
-import { BatchCreated, BatchInput, Message, MessageInput } from "./model";
+import { DataJob, DeleteFilter } from "../jobs/model";
+import { startDataJob } from "../jobs/service";
+import { validationFailed } from "../errors";
+import type { FieldError } from "../http/error-response";
+import { listMessages } from "./list";
+import { BatchCreated, BatchInput, ListMessagesQuery, Message, MessageInput, MessagePage, MessageUpdate } from "./model";
 import { getMessage } from "./read";
 import { deleteMessage } from "./remove";
+import { parseTimestamp } from "./timestamps";
+import { updateMessage } from "./update";
 
 const IdempotencyHeaders = t.Object({
   "idempotency-key": t.Optional(t.String({ minLength: 1, maxLength: 255, description: "Makes a retry safe: stored once, same answer" })),
@@ -62,6 +69,48 @@ export function messageRoutes(deps: Deps) {
 
   const reads = new Elysia({ prefix: "/v1/messages", tags: ["Messages"] })
     .derive(requireAuth(deps))
+    .get("", ({ principal, query }) => listMessages(deps, principal, toListInput(query)), {
+      query: ListMessagesQuery,
+      response: { 200: MessagePage, ...errors(400, 401, 403, 429) },
+      detail: {
+        operationId: "listMessages",
+        summary: "A tenant's messages (or one conversation's), newest or oldest first, with filters; cursor pagination",
+        description:
+          "Pages stay right while messages are added: the cursor is a position, not an offset. `status=pending` lists what is not yet searchable. Expired messages are never listed.",
+        security,
+      },
+    })
+    .patch("/:id", ({ principal, params, body }) => updateMessage(deps, principal, params.id, body), {
+      transform: refuseNonObjectMetadata,
+      params: t.Object({ id: MessageId }),
+      body: MessageUpdate,
+      response: { 200: Message, ...errors(400, 401, 403, 404, 413, 415, 429) },
+      detail: {
+        operationId: "updateMessage",
+        summary: "Update a message's content, metadata, importance or expiry (only the fields given)",
+        description:
+          "New content is embedded again: the message is `pending` (out of search) until `message.indexed`. Metadata and importance reach the index at once, without embedding. Concurrent updates: the last one wins. Subscribers get `message.updated`.",
+        security,
+      },
+    })
+    .post(
+      "/delete",
+      async ({ principal, body, set }) => {
+        set.status = 202;
+        return startDataJob(deps, principal, "delete", body.tenant_id, body);
+      },
+      {
+        body: DeleteFilter,
+        response: { 202: DataJob, ...errors(400, 401, 403, 413, 415, 429, 503) },
+        detail: {
+          operationId: "deleteMessagesByFilter",
+          summary: "Delete a tenant's messages matching a filter (a job): conversation, time range, metadata",
+          description:
+            "Answers 202 with a job; `GET /v1/jobs/{id}` shows its progress and how many were deleted. Filters combine (all must hold); none deletes every message of the tenant (conversations stay). Runs in small steps on the workers, never holding Redis up; subscribers get `message.deleted` with reason `filter`.",
+          security,
+        },
+      },
+    )
     .get("/:id", ({ principal, params }) => getMessage(deps, principal, params.id), {
       params: t.Object({ id: MessageId }),
       response: { 200: Message, ...errors(401, 403, 404) },
@@ -91,4 +140,29 @@ export function messageRoutes(deps: Deps) {
     );
 
   return new Elysia().use(writes).use(reads);
+}
+
+function toListInput(query: typeof ListMessagesQuery.static) {
+  const problems: FieldError[] = [];
+  const time = (field: "created_after" | "created_before") => {
+    const text = query[field];
+    if (text === undefined) return undefined;
+    const ms = parseTimestamp(text);
+    if (ms === undefined) problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
+    return ms;
+  };
+  const createdAfter = time("created_after");
+  const createdBefore = time("created_before");
+  if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
+  return {
+    tenant: query.tenant_id,
+    conversation: query.conversation_id,
+    roles: query.role?.split(","),
+    statuses: query.status?.split(","),
+    createdAfter,
+    createdBefore,
+    order: query.order ?? "newest",
+    limit: query.limit ?? 100,
+    cursor: query.cursor,
+  };
 }

@@ -1,7 +1,7 @@
 import type { Deps } from "../deps";
 import { keys } from "../store/keys";
 import type { Message } from "./model";
-import { loadMessages } from "./read";
+import { type LoadOptions, loadMessages } from "./read";
 
 export interface Neighbours {
   before: Message[];
@@ -18,6 +18,7 @@ export async function conversationNeighbours(
   messages: Pick<Message, "id" | "tenant_id" | "conversation_id">[],
   before: number,
   after: number,
+  options: LoadOptions = {},
 ): Promise<Neighbours[]> {
   const zkey = (m: (typeof messages)[number]) => keys.conversationMessages(account, m.tenant_id, m.conversation_id);
   const ranks = await Promise.all(messages.map((m) => deps.redis.zrank(zkey(m), m.id)));
@@ -29,7 +30,7 @@ export async function conversationNeighbours(
     }),
   );
   const ids = [...new Set(windows.flat())];
-  const byId = new Map((await loadMessages(deps, account, ids)).map((m) => [m.id, m]));
+  const byId = new Map((await loadMessages(deps, account, ids, options)).map((m) => [m.id, m]));
   return messages.map((m, i) => {
     const window = windows[i];
     const at = window.indexOf(m.id);

@@ -39,6 +39,33 @@ export function packExact(doc: VectorDoc, vector: Float32Array): Buffer {
   return out;
 }
 
+/** The FLOAT32 bytes of a packed entry's vector. */
+export function unpackExactVector(packed: Buffer): Buffer {
+  return packed.subarray(2 + packed.readUInt16LE(0));
+}
+
+/**
+ * Lua: `rewrite_exact_filters(key, field, importance, tags_json)` changes an exact-engine entry's
+ * importance and/or metadata tags (false = keep) in place, keeping its vector and keyword
+ * statistics, so a metadata or importance update needs no new embedding. Same packing as packExact.
+ */
+export const REWRITE_EXACT_FILTERS_LUA = `
+local function rewrite_exact_filters(key, field, importance, tags_json)
+  local packed = redis.call('HGET', key, field)
+  if not packed then return end
+  local n = string.byte(packed, 1) + string.byte(packed, 2) * 256
+  local header = cjson.decode(string.sub(packed, 3, 2 + n))
+  if importance then header.i = tonumber(importance) end
+  if tags_json then
+    local tags = cjson.decode(tags_json)
+    if #tags > 0 then header.m = tags else header.m = nil end
+  end
+  local encoded = cjson.encode(header)
+  if #encoded > 65535 then return redis.error_reply('exact entry header too large') end
+  redis.call('HSET', key, field, string.char(#encoded % 256, math.floor(#encoded / 256)) .. encoded .. string.sub(packed, 3 + n))
+end
+`;
+
 function passes(filter: VectorFilter, h: ExactHeader): boolean {
   if (filter.conversation !== undefined && h.c !== filter.conversation) return false;
   if (filter.roles?.length && !filter.roles.includes(h.r)) return false;

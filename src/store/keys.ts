@@ -120,6 +120,25 @@ export const keys = {
   /** ZSET of a conversation's message ids in order. */
   conversationMessages: (account: string, tenant: string, conversation: string) =>
     `${of(account)}:conv-msgs:${account}:${enc(tenant)}:${enc(conversation)}`,
+  /**
+   * ZSET of a tenant's message ids, scored as in their conversation (created ms * 1000 + order in
+   * the request): the time index that lists, deletes by filter, retention, export and erase walk.
+   */
+  tenantMessages: (account: string, tenant: string) => `${of(account)}:tmsgs:${account}:${enc(tenant)}`,
+  /** HASH of a tenant's message counts by status (pending, indexed, failed). */
+  tenantStats: (account: string, tenant: string) => `${of(account)}:tstats:${account}:${enc(tenant)}`,
+  /** HASH of a tenant's retention policy: retention_days, updated_at. */
+  tenantPolicy: (account: string, tenant: string) => `${of(account)}:policy:${account}:${enc(tenant)}`,
+  /** SET of a shard's tenants with a retention policy, as `account:tenant` (see tenantMember). */
+  retentionTenants: (shardNo: number) => `${shard(shardNo)}:retention`,
+  retentionTenantsOf: (account: string) => `${of(account)}:retention`,
+  /** ZSET of a shard's messages with an expiry, as `account:messageId`, scored by when they expire (ms). */
+  expiries: (shardNo: number) => `${shard(shardNo)}:expiries`,
+  expiriesOf: (account: string) => `${of(account)}:expiries`,
+  /** STRING held (briefly) by the one worker sweeping a shard's expired messages. */
+  expiryLock: (shardNo: number) => `${shard(shardNo)}:expiry-lock`,
+  /** HASH of a data job (delete by filter, tenant erase): its request, progress and outcome. */
+  dataJob: (account: string, jobId: string) => `${of(account)}:job:${account}:${jobId}`,
   /** A tenant's running reindex (JSON: when it started, its job ids), so only one runs at a time. */
   reindexClaim: (account: string, tenant: string) => `${of(account)}:reindex:${account}:${enc(tenant)}`,
   /** ZSET of a shard's `account:messageId` accepted but not yet indexed or failed, scored by accept time. */
@@ -162,8 +181,24 @@ export const keys = {
       `${at}:conv-tenants:${account}:*`,
       `${at}:conv-msgs:${account}:*`,
       `${at}:reindex:${account}:*`,
+      `${at}:tmsgs:${account}:*`,
+      `${at}:tstats:${account}:*`,
+      `${at}:policy:${account}:*`,
+      `${at}:job:${account}:*`,
       `${globEscape(`mm:vec:${model}:{${shardTags[shardOf(account)]}}:${account}:`)}*`,
       `${at}:vecx:${globEscape(model)}:${account}:*`,
+    ];
+  },
+
+  /** SCAN patterns of every key named after one tenant of an account (erasing it checks none is left). */
+  tenantDataPatterns: (account: string, tenant: string, model: string) => {
+    const at = globEscape(of(account));
+    const t = globEscape(enc(tenant));
+    return [
+      ...["conv", "conv-msgs"].map((kind) => `${at}:${kind}:${account}:${t}:*`),
+      ...["convs", "reindex", "tmsgs", "tstats", "policy"].map((kind) => `${at}:${kind}:${account}:${t}`),
+      `${globEscape(`mm:vec:${model}:{${shardTags[shardOf(account)]}}:${account}:`)}${t}:*`,
+      `${at}:vecx:${globEscape(model)}:${account}:${t}`,
     ];
   },
 
@@ -180,6 +215,13 @@ export const QUEUE_INDEX = "INDEX_MESSAGES";
 
 /** Outbox members pair the account with the message id. */
 export const outboxMember = (account: string, messageId: string) => `${account}:${enc(messageId)}`;
+/** Members of the per-shard retention set pair the account with the tenant. */
+export const tenantMember = (account: string, tenant: string) => `${account}:${enc(tenant)}`;
+export function parseTenantMember(member: string): { account: string; tenant: string } {
+  const { account, messageId } = parseOutboxMember(member);
+  return { account, tenant: messageId };
+}
+
 export function parseOutboxMember(member: string): { account: string; messageId: string } {
   const at = member.indexOf(":");
   return { account: member.slice(0, at), messageId: decodeURIComponent(member.slice(at + 1)) };

@@ -13,9 +13,16 @@ export const IndexJobData = Type.Object({
 });
 export type IndexJobData = Static<typeof IndexJobData>;
 
+/** A data job (delete by filter, tenant erase) on its account's shard queue; its request and progress live in Redis. */
+export const DataJobData = Type.Object({ account: Type.String(), dataJob: Type.String() });
+export type DataJobData = Static<typeof DataJobData>;
+
+/** What a shard queue carries: indexing jobs and data jobs. */
+export type ShardJobData = IndexJobData | DataJobData;
+
 /** One indexing queue per shard (braced prefix: each queue's keys in its shard's slot), so load spreads over masters. */
-export function createIndexQueues(connection: RedisClient): Queue<IndexJobData>[] {
-  return allShards().map((k) => new Queue<IndexJobData>(QUEUE_INDEX, { connection, prefix: keys.bullPrefix(k) }));
+export function createIndexQueues(connection: RedisClient): Queue<ShardJobData>[] {
+  return allShards().map((k) => new Queue<ShardJobData>(QUEUE_INDEX, { connection, prefix: keys.bullPrefix(k) }));
 }
 
 /** The queue of an account's shard. */

@@ -5,7 +5,7 @@ import { type Embedder, toBlob } from "./embeddings";
 import { keys } from "./keys";
 import { whenClusterReady } from "./vector-support";
 import { bm25Top } from "./bm25";
-import { exactRank, packExact } from "./exact-index";
+import { exactRank, packExact, unpackExactVector } from "./exact-index";
 import { metadataTags, termOf, tokenize } from "./text";
 
 export type VectorEngine = "query-engine" | "exact";
@@ -74,6 +74,9 @@ export interface VectorWrite {
 const TAG_SEPARATOR = "\x1f";
 const DOCUMENT_COUNT_TTL_MS = 10_000;
 
+/** The Query Engine document's `meta` TAG field of a message's metadata. */
+export const metaField = (metadata: Record<string, unknown> | null | undefined) => metadataTags(metadata).join(TAG_SEPARATOR);
+
 /** Escapes a TAG value for DIALECT 2 queries: every ASCII character but letters, digits and `_`. */
 export function escapeTag(value: string): string {
   return value.replace(/[^A-Za-z0-9_\u0080-\uffff]/g, (c) => `\\${c}`);
@@ -87,6 +90,8 @@ export interface VectorIndex {
   writeFor(doc: VectorDoc, vector: Float32Array): VectorWrite;
   /** Keys and fields to remove a message's vector from both layouts. */
   removalFor(account: string, tenant: string, messageId: string): { docKey: string; exactKey: string };
+  /** The stored vectors of a tenant's messages (FLOAT32 bytes), in order; null where there is none. */
+  readVectors(account: string, tenant: string, messageIds: string[]): Promise<(Buffer | null)[]>;
   /** The semantic and keyword lists asked for, best first, in one round trip (QE) or one scan (exact). */
   rank(filter: VectorFilter, request: RankRequest): Promise<RankedLists>;
   /** Semantic list alone: rank() with a vector. */
@@ -120,6 +125,11 @@ export function createVectorIndex(
         fields: [doc.messageId, packExact(doc, vector)],
       }),
       removalFor,
+      async readVectors(account, tenant, messageIds) {
+        if (messageIds.length === 0) return [];
+        const packed = await redis.hmgetBuffer(keys.exactVectors(model, account, tenant), ...messageIds);
+        return packed.map((entry) => (entry ? unpackExactVector(entry) : null));
+      },
       rank,
       search: async (filter, vector, k) => (await rank(filter, { vector, depth: k })).semantic,
     };
@@ -198,10 +208,16 @@ export function createVectorIndex(
       fields: [
         "mid", doc.messageId, "account", doc.account, "tenant", doc.tenant, "conversation", doc.conversation,
         "role", doc.role, "importance", String(doc.importance), "created_at", String(doc.createdAt),
-        "text", tokenize(doc.content).join(" "), "meta", metadataTags(doc.metadata).join(TAG_SEPARATOR), "vec", toBlob(vector),
+        "text", tokenize(doc.content).join(" "), "meta", metaField(doc.metadata), "vec", toBlob(vector),
       ],
     }),
     removalFor,
+    async readVectors(account, tenant, messageIds) {
+      const pipeline = redis.pipeline();
+      for (const id of messageIds) pipeline.hgetBuffer(keys.vectorDoc(model, account, tenant, id), "vec");
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([error, value]) => (error ? null : ((value as Buffer | null) ?? null)));
+    },
     async rank(filter, request) {
       const pipeline = redis.pipeline();
       const where = filterClause(filter);
