@@ -22,7 +22,7 @@ describe("POST /v1/messages", () => {
     expect(body).toEqual({
       id: expect.any(String), tenant_id: "my-app", conversation_id: "user-123", role: "user", content: "message number 1",
       importance: 0.8, metadata: { source: "web", session_id: "abc123" }, status: "pending", created_at: expect.any(String),
-      indexed_at: null, error: null,
+      indexed_at: null, error: null, expires_at: null, updated_at: null,
     });
     const got = await h.json("GET", `/v1/messages/${body.id}`, { token });
     expect(got.body).toEqual(body);

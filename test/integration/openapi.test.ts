@@ -65,8 +65,11 @@ describe("the OpenAPI document", () => {
       "DELETE /v1/auth/me": "deleteAccount",
       "POST /v1/messages": "storeMessage",
       "POST /v1/messages/batch": "storeMessages",
+      "GET /v1/messages": "listMessages",
       "GET /v1/messages/{id}": "getMessage",
+      "PATCH /v1/messages/{id}": "updateMessage",
       "DELETE /v1/messages/{id}": "deleteMessage",
+      "POST /v1/messages/delete": "deleteMessagesByFilter",
       "POST /v1/conversations": "upsertConversation",
       "GET /v1/conversations": "listConversations",
       "GET /v1/conversations/{conversation_id}": "getConversation",
@@ -75,6 +78,14 @@ describe("the OpenAPI document", () => {
       "GET /v1/memory/search": "searchMemory",
       "POST /v1/memory/search": "searchMemoryWithBody",
       "POST /v1/memory/reindex": "reindexTenant",
+      "GET /v1/tenants": "listTenants",
+      "GET /v1/tenants/{tenant_id}": "getTenant",
+      "DELETE /v1/tenants/{tenant_id}": "eraseTenant",
+      "GET /v1/tenants/{tenant_id}/policy": "getTenantPolicy",
+      "PUT /v1/tenants/{tenant_id}/policy": "setTenantPolicy",
+      "GET /v1/tenants/{tenant_id}/export": "exportTenant",
+      "POST /v1/tenants/{tenant_id}/import": "importTenant",
+      "GET /v1/jobs/{id}": "getJob",
     });
     for (const { key, op } of operations) {
       expect({ key, description: typeof op.description, tags: op.tags?.length, security: Array.isArray(op.security) }).toEqual({
