@@ -95,7 +95,10 @@ export async function indexMessages(deps: IndexingDeps, batcher: EmbedBatcher, j
     const messages = rows.map(toMessage);
     const texts = await embeddingTexts(deps, account, messages);
     const missing = [...new Set(texts.filter((text) => !embedded.has(text)))];
-    if (missing.length > 0) (await batcher.embed(missing)).forEach((vector, i) => embedded.set(missing[i], vector));
+    if (missing.length > 0) {
+      const vectors = await batcher.embed(missing);
+      for (const [i, vector] of vectors.entries()) embedded.set(missing[i], vector);
+    }
     const indexedAt = new Date().toISOString();
     const results = await Promise.all(
       messages.map((m, i) => {

@@ -6,6 +6,7 @@ import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-lim
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { bodyChunks, mediaTypeOf } from "../http/body";
+import { fieldErrors } from "../http/error-response";
 import { ConversationId, Maybe, MessageId, Metadata, TenantId } from "../http/schemas";
 import { messageFingerprint, sha256 } from "../messages/accept";
 import { DEFAULT_IMPORTANCE, MAX_CONTENT_CEILING, MessageStatus, Role } from "../messages/model";
@@ -172,11 +173,11 @@ interface Prepared {
 /** Raised for a bad line: reported with its number, the import goes on. */
 class LineError extends Error {}
 
+/** The first problem of a line, in the words the API uses for request bodies. */
 function firstError(schema: Parameters<typeof Value.Errors>[0], value: unknown): string | undefined {
-  const [error] = Value.Errors(schema, value);
-  if (!error) return undefined;
-  const field = error.path.replace(/^\//, "").replace(/\//g, ".") || "(line)";
-  return `${field}: ${error.message}`;
+  const [first] = fieldErrors({ all: [...Value.Errors(schema, value)] });
+  if (!first) return undefined;
+  return first.message.startsWith(first.field) ? first.message : `${first.field}: ${first.message}`;
 }
 
 /** Splits a byte stream into numbered lines (UTF-8), without holding more than one line; an over-long line is reported, not held. */
@@ -295,7 +296,10 @@ export async function importTenant(deps: ImportDeps, principal: Principal, tenan
       // Lines come oldest first: messages of the same millisecond keep their order.
       tie = createdMs === lastMs ? Math.min(tie + 1, 999) : 0;
       lastMs = createdMs;
-      batch.push(prepareMessage(deps, account, tenant, m, createdMs, tie, now, line, embedder.modelKey, embedder.dimensions));
+      const prepared = prepareMessage(deps, account, tenant, m, createdMs, tie, now, line, embedder.modelKey, embedder.dimensions);
+      // The same id twice in one batch: store the first, so the second is seen as a retry or a conflict.
+      if (batch.some((p) => p.id === prepared.id)) await flush();
+      batch.push(prepared);
     } catch (caught) {
       if (!(caught instanceof LineError)) throw caught;
       reject(line, caught.message);

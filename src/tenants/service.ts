@@ -31,15 +31,9 @@ async function summarise(deps: Pick<Deps, "redis">, account: string, tenants: st
  * time; the cursor is the last tenant id of the page.
  */
 export async function listTenants(deps: Pick<Deps, "redis">, principal: Principal, limit: number, cursor?: string) {
-  let after: string | undefined;
-  if (cursor !== undefined) {
-    try {
-      after = Buffer.from(cursor, "base64url").toString("utf8");
-    } catch {
-      throw invalidCursor();
-    }
-    if (!after || !after.isWellFormed() || Buffer.from(after).toString("base64url") !== cursor) throw invalidCursor();
-  }
+  // The cursor is the last tenant id, base64url: anything that does not encode back to itself was not made here.
+  const after = cursor === undefined ? undefined : Buffer.from(cursor, "base64url").toString("utf8");
+  if (cursor !== undefined && (!after?.isWellFormed() || Buffer.from(after).toString("base64url") !== cursor)) throw invalidCursor();
   const all = (await deps.redis.smembers(keys.tenants(principal.account))).filter((t) => canSeeTenant(principal, t)).sort();
   const from = after === undefined ? 0 : all.findIndex((t) => t > after);
   const page = from < 0 ? [] : all.slice(from, from + limit);
