@@ -36,12 +36,12 @@ async function exportText(token: string, tenant: string, vectors: boolean): Prom
   return res.text();
 }
 
-function importBody(token: string, tenant: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
+function importBody(token: string, tenant: string, body: string | Buffer, headers: Record<string, string> = {}) {
   return h.app.handle(
     new Request(`http://localhost/v1/tenants/${tenant}/import`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/x-ndjson", ...headers },
-      body,
+      body: body as BodyInit,
     }),
   );
 }

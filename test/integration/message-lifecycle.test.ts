@@ -25,7 +25,7 @@ async function listAll(token: string, query: string): Promise<Msg[]> {
   const out: Msg[] = [];
   let cursor: string | null = null;
   do {
-    const res = await h.json("GET", `/v1/messages?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
+    const res: { status: number; body: { messages: Msg[]; next_cursor: string | null } } = await h.json("GET", `/v1/messages?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { token });
     expect(res.status).toBe(200);
     out.push(...res.body.messages);
     cursor = res.body.next_cursor;
