@@ -57,7 +57,7 @@ const DESCRIPTION = `Conversational memory for LLM applications: store every cha
 **Errors** are JSON \`{ "message", "code", "details"? }\` (the \`Error\` schema) with the status code; every response has \`X-Request-Id\`.
 
 **WebSocket** \`GET /ws/messages/{tenant_id}\` (optional \`conversation_id\`; credentials by header, or \`token\` / \`api_key\` query parameter for browsers) streams events
-\`{ "type", "tenant_id", "conversation_id", "message", "ts" }\` (the \`MessageEvent\` schema) where \`type\` is \`message.created\`, \`message.indexed\`, \`message.failed\` or \`message.deleted\` and \`message\` has the same shape as \`GET /v1/messages/{id}\`.
+\`{ "type", "tenant_id", "conversation_id", "message", "ts" }\` (the \`MessageEvent\` schema) where \`type\` is \`message.created\`, \`message.indexed\`, \`message.failed\`, \`message.updated\` or \`message.deleted\` (with a \`reason\`) and \`message\` has the same shape as \`GET /v1/messages/{id}\`.
 OpenAPI has no WebSocket operations, so it is described under \`x-websocket\` (path, parameters, event schema) instead of \`paths\`.`;
 
 const INFO = { title: "Memory Mesh API", version: "0.1.0", description: DESCRIPTION };
@@ -65,9 +65,11 @@ const INFO = { title: "Memory Mesh API", version: "0.1.0", description: DESCRIPT
 const TAGS = [
   { name: "System", description: "Health and readiness" },
   { name: "Auth", description: "Accounts, tokens and API keys" },
-  { name: "Messages", description: "Store messages (answered 202, indexed in the background)" },
+  { name: "Messages", description: "Store messages (answered 202, indexed in the background), list, update and delete them" },
   { name: "Conversations", description: "Conversations and their history" },
   { name: "Memory", description: "Search (hybrid, semantic, keyword) and reindexing" },
+  { name: "Tenants", description: "Tenants and their counts, retention policy, export, import and erase" },
+  { name: "Jobs", description: "Data jobs (delete by filter, tenant erase): progress and outcome" },
 ];
 
 const SECURITY_SCHEMES = {

@@ -26,7 +26,7 @@ export function realtimeRoutes(deps: Deps, realtime: Realtime) {
       }),
       detail: {
         operationId: "streamMessageEvents",
-        summary: "Event stream of a tenant (message.created / indexed / failed / deleted)",
+        summary: "Event stream of a tenant (message.created / indexed / failed / updated / deleted)",
         description: "Each frame is a `MessageEvent` as JSON. The upgrade is refused with 401 or 403 before any socket exists.",
         "x-message": { $ref: "#/components/schemas/MessageEvent" },
       },

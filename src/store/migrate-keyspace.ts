@@ -86,3 +86,42 @@ export async function migrateKeyspace(redis: RedisClient, log?: Logger): Promise
   log?.info({ ...report }, "keyspace migrated");
   return report;
 }
+
+/**
+ * Builds each tenant's time index and counts by status (keys.tenantMessages, keys.tenantStats)
+ * from its conversations, for messages stored before they existed; on one Redis or a cluster (it
+ * finds tenants by SCAN on every master). Rebuilt from scratch each time, so safe to re-run; run
+ * it with the API and workers stopped. Returns how many tenants and messages it indexed.
+ */
+export async function rebuildTenantIndexes(redis: RedisClient, log?: Logger): Promise<{ tenants: number; messages: number }> {
+  const report = { tenants: 0, messages: 0 };
+  for await (const found of scanKeys(redis, keys.allTenantSets())) {
+    for (const set of found) {
+      const account = keys.accountOfTenantSet(set);
+      for (const tenant of await redis.smembers(set)) {
+        const index = keys.tenantMessages(account, tenant);
+        const stats = keys.tenantStats(account, tenant);
+        await redis.del(index, stats);
+        for (const conversation of await redis.zrange(keys.conversations(account, tenant), "0", "-1")) {
+          const listed = await redis.zrange(keys.conversationMessages(account, tenant, conversation), "0", "-1", "WITHSCORES");
+          for (let i = 0; i < listed.length; i += 1000) {
+            const part = listed.slice(i, i + 1000);
+            const ids = part.filter((_, j) => j % 2 === 0);
+            const statuses = await Promise.all(ids.map((id) => redis.hget(keys.message(account, id), "status")));
+            const multi = redis.multi();
+            ids.forEach((id, j) => {
+              if (!statuses[j]) return;
+              multi.zadd(index, part[j * 2 + 1], id);
+              multi.hincrby(stats, statuses[j] as string, 1);
+              report.messages++;
+            });
+            await multi.exec();
+          }
+        }
+        report.tenants++;
+      }
+    }
+  }
+  log?.info(report, "tenant indexes rebuilt");
+  return report;
+}

@@ -28,7 +28,12 @@ export function tenantRoutes(deps: Deps) {
     .get("/:tenant_id", ({ principal, params }) => getTenant(deps, principal, params.tenant_id), {
       params: TenantParams,
       response: { 200: TenantSummary, ...errors(400, 401, 403, 429) },
-      detail: { operationId: "getTenant", summary: "One tenant's counts (zero for a tenant with nothing stored)", security },
+      detail: {
+        operationId: "getTenant",
+        summary: "One tenant's counts",
+        description: "Messages, conversations and messages by status; zeros for a tenant with nothing stored.",
+        security,
+      },
     })
     .delete(
       "/:tenant_id",
@@ -51,7 +56,12 @@ export function tenantRoutes(deps: Deps) {
     .get("/:tenant_id/policy", ({ principal, params }) => getPolicy(deps, principal, params.tenant_id), {
       params: TenantParams,
       response: { 200: Policy, ...errors(400, 401, 403, 429) },
-      detail: { operationId: "getTenantPolicy", summary: "A tenant's retention policy", security },
+      detail: {
+        operationId: "getTenantPolicy",
+        summary: "A tenant's retention policy",
+        description: "`retention_days` null: messages are kept until deleted (or their own expiry).",
+        security,
+      },
     })
     .put("/:tenant_id/policy", ({ principal, params, body }) => setPolicy(deps, principal, params.tenant_id, body.retention_days), {
       params: TenantParams,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { startIndexingWorker } from "../../src/memory/worker";
 import { allShards, keys } from "../../src/store/keys";
-import { migrateKeyspace } from "../../src/store/migrate-keyspace";
+import { migrateKeyspace, rebuildTenantIndexes } from "../../src/store/migrate-keyspace";
 import { scanKeys } from "../../src/store/redis";
 import { eventually, useHarness } from "../helpers/app";
 
@@ -31,7 +31,8 @@ async function toPreviousLayout(): Promise<void> {
   const current: string[] = [];
   for await (const found of scanKeys(redis, "mm:*")) current.push(...found);
   for (const key of current) {
-    if (key.includes(":bull:") || key.includes(":rate:") || key.includes(":refresh")) await redis.del(key);
+    // (tenant time indexes and counts by status came later still: the migration builds them)
+    if (/:(bull|rate|refresh|tmsgs|tstats):/.test(key) || key.includes(":refresh")) await redis.del(key);
     else if (previousName(key) !== key) await redis.rename(key, previousName(key));
   }
 }
@@ -62,6 +63,8 @@ describe("bun run migrate-keyspace", () => {
     expect(report.renamed).toBeGreaterThan(5);
     expect(await previousLayoutKeys()).toEqual([]);
     expect(await migrateKeyspace(h.deps.redis)).toEqual({ renamed: 0, conflicts: 0, dropped: 0, outbox: 0, dispatch: 0 });
+    expect(await rebuildTenantIndexes(h.deps.redis)).toEqual({ tenants: 1, messages: 2 });
+    expect(await rebuildTenantIndexes(h.deps.redis)).toEqual({ tenants: 1, messages: 2 });
 
     // Users sign in again (refresh tokens were dropped); passwords, API keys and data are all there.
     const login = await h.json("POST", "/v1/auth/login", { body: { email, password: "SecurePass123" } });
@@ -72,10 +75,14 @@ describe("bun run migrate-keyspace", () => {
     expect(history.body.messages.map((m: { id: string }) => m.id)).toEqual([indexed.body.id, pending.body.id]);
     const search = await h.json("GET", "/v1/memory/search?tenant_id=t&query=what%20colour%20was%20the%20door", { token: fresh });
     expect(search.body.results[0].id).toBe(indexed.body.id);
+    expect((await h.json("GET", "/v1/tenants/t", { token: fresh })).body).toMatchObject({ messages: 2, conversations: 1, pending: 1, indexed: 1 });
+    const listed = await h.json("GET", "/v1/messages?tenant_id=t&order=oldest", { token: fresh });
+    expect(listed.body.messages.map((m: { id: string }) => m.id)).toEqual([indexed.body.id, pending.body.id]);
     // The pending message is dispatched and indexed by a worker of the new version.
     const worker = startIndexingWorker(h.deps);
     try {
       await eventually("pending indexed", async () => (await h.json("GET", `/v1/messages/${pending.body.id}`, { token: fresh })).body.status === "indexed", 60_000);
+      expect((await h.json("GET", "/v1/tenants/t", { token: fresh })).body).toMatchObject({ pending: 0, indexed: 2 });
     } finally {
       await worker.close();
     }
