@@ -3,6 +3,7 @@ import type { Cluster } from "ioredis";
 import { createApp } from "../../src/app";
 import { markFailed } from "../../src/memory/indexing";
 import { sweepOutbox } from "../../src/memory/outbox";
+import { sweepExpired } from "../../src/messages/expiry";
 import { keys, slotOf } from "../../src/store/keys";
 import { Script } from "../../src/store/script";
 import { eventually, useHarness } from "../helpers/app";
@@ -99,6 +100,36 @@ describe("on a Redis Cluster", () => {
     expect(await markFailed(h.deps, { account: user.userId, ids: [ids[1]] }, "failed on purpose")).toBe(0);
     expect(await sweepOutbox(h.deps, "cluster-test", Date.now() + 3_600_000)).toBe(0);
     expect((await h.request("DELETE", "/v1/conversations/chat?tenant_id=s", { token: user.token })).status).toBe(204);
+
+    // Data lifecycle: update, list, counts, expiry and retention sweeps, a delete job, export, import, erase.
+    const life = await h.json("POST", "/v1/messages/batch", {
+      token: user.token,
+      body: { messages: ["alpha", "beta", "gamma"].map((content, i) => ({ tenant_id: "life", conversation_id: "c", role: "user", content, ...(i === 2 ? { ttl_seconds: 1 } : {}) })) },
+    });
+    const lifeIds = life.body.created.map((m: { id: string }) => m.id);
+    await eventually("life indexed", async () => (await h.json("GET", "/v1/tenants/life", { token: user.token })).body.indexed === 3, 60_000);
+    expect((await h.json("PATCH", `/v1/messages/${lifeIds[0]}`, { token: user.token, body: { metadata: { k: 1 }, importance: 0.9 } })).status).toBe(200);
+    expect((await h.json("PATCH", `/v1/messages/${lifeIds[0]}`, { token: user.token, body: { content: "alpha again" } })).status).toBe(200);
+    expect((await h.json("GET", "/v1/messages?tenant_id=life&limit=1", { token: user.token })).body.next_cursor).toEqual(expect.any(String));
+    expect((await h.json("PUT", "/v1/tenants/life/policy", { token: user.token, body: { retention_days: 1 } })).status).toBe(200);
+    expect(await sweepExpired(h.deps, "cluster-test", 1000, Date.now() + 2 * 86_400_000)).toBe(3);
+    const imported = await h.app.handle(
+      new Request("http://localhost/v1/tenants/life/import", {
+        method: "POST",
+        headers: { authorization: `Bearer ${user.token}`, "content-type": "application/x-ndjson" },
+        body: [
+          JSON.stringify({ type: "conversation", conversation_id: "c", title: "imported" }),
+          JSON.stringify({ id: "v", conversation_id: "c", role: "user", content: "with a vector", vector: Buffer.alloc(h.deps.embedder.dimensions * 4).toString("base64"), vector_model: h.deps.embedder.modelKey }),
+          JSON.stringify({ id: "p", conversation_id: "c", role: "user", content: "to be embedded" }),
+        ].join("\n"),
+      }),
+    );
+    expect(await imported.json()).toMatchObject({ imported: 2, with_vectors: 1, conversations: 1 });
+    expect((await h.request("GET", "/v1/tenants/life/export?include_vectors=true", { token: user.token })).status).toBe(200);
+    const job = await h.json("POST", "/v1/messages/delete", { token: user.token, body: { tenant_id: "life", conversation_id: "c" } });
+    await eventually("delete job done", async () => (await h.json("GET", `/v1/jobs/${job.body.id}`, { token: user.token })).body.status === "completed", 60_000);
+    const erase = await h.json("DELETE", "/v1/tenants/life", { token: user.token });
+    await eventually("erase job done", async () => (await h.json("GET", `/v1/jobs/${erase.body.id}`, { token: user.token })).body.status === "completed", 60_000);
 
     // Erasing the account walks every master.
     expect((await h.request("DELETE", "/v1/auth/me", { token: user.token, body: { password: "SecurePass123" } })).status).toBe(204);
