@@ -12,6 +12,7 @@ import { docs } from "./http/docs";
 import { type ApiMetrics, createApiMetrics, metricsResponse } from "./metrics";
 import { errorToResponse } from "./http/error-response";
 import { jobRoutes } from "./jobs";
+import { mcpRoutes } from "./mcp";
 import { memoryRoutes } from "./memory";
 import { tenantRoutes } from "./tenants";
 import { messageRoutes } from "./messages";
@@ -139,7 +140,8 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
     .use(conversationRoutes(deps))
     .use(memoryRoutes(deps))
     .use(tenantRoutes(deps))
-    .use(jobRoutes(deps));
+    .use(jobRoutes(deps))
+    .use(mcpRoutes(deps));
   return realtime ? app.use(realtimeRoutes(deps, realtime)) : app;
 }
 
