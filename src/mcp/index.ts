@@ -5,6 +5,7 @@ import { Elysia } from "elysia";
 import { requireAuth } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
+import { canonicalSchema } from "../http/openapi-document";
 import { createQueryCache, type QueryEmbedder } from "../memory/search";
 import { callTool, TOOLS } from "./tools";
 
@@ -14,8 +15,8 @@ const INSTRUCTIONS = [
   "`search_memory` with the user's question. `get_conversation` and `list_conversations` read history; `forget` deletes.",
 ].join(" ");
 
-/** JSON Schema of a `t` schema, as plain data (TypeBox's symbols dropped). */
-const plain = (schema: unknown) => JSON.parse(JSON.stringify(schema));
+/** JSON Schema of a `t` schema as the OpenAPI document states it: plain data, numbers as numbers only. */
+const plain = (schema: unknown) => canonicalSchema(JSON.parse(JSON.stringify(schema)));
 
 const LISTED_TOOLS = TOOLS.map((tool) => ({
   name: tool.name,
