@@ -57,7 +57,7 @@ async function main() {
     await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: auth } }));
     await client.listTools();
     const sdk = async () => {
-      const result = (await client.callTool({ name: "search_memory", arguments: args })) as { structuredContent: { results: { id: string }[] } };
+      const result = (await client.callTool({ name: "search_memory", arguments: args })) as unknown as { structuredContent: { results: { id: string }[] } };
       return result.structuredContent.results.map((r) => r.id);
     };
     const same = JSON.stringify(await rest());
