@@ -6,6 +6,7 @@ import { loadMessages } from "../messages/read";
 import { removeMessages } from "../messages/remove";
 import { keys } from "../store/keys";
 import { Script } from "../store/script";
+import { emitEvent } from "../events/emit";
 import { retentionCutoff } from "../tenants/policy";
 import { type Conversation, toConversation } from "./model";
 
@@ -120,4 +121,5 @@ export async function deleteConversation(deps: ConversationDeps, principal: Prin
     .zrem(keys.conversations(account, resolved), conversation)
     .srem(keys.conversationTenants(account, conversation), resolved)
     .exec();
+  await emitEvent(deps.redis, account, { type: "conversation.deleted", tenant_id: resolved, data: { tenant_id: resolved, conversation_id: conversation } });
 }

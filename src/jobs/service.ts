@@ -7,6 +7,7 @@ import { type Message, toMessage } from "../messages/model";
 import { loadMessages, loadRows } from "../messages/read";
 import { removeMessages } from "../messages/remove";
 import { parseTimestamp } from "../messages/timestamps";
+import { emitEvent } from "../events/emit";
 import { deleteMatching } from "../store/erase";
 import { keys, tenantMember } from "../store/keys";
 import { queueOf } from "../store/queue";
@@ -91,16 +92,19 @@ export async function runDataJob(deps: DataJobDeps, account: string, id: string)
   const run: JobRun = { account, key, after: row.cursor ? (JSON.parse(row.cursor) as SortedPosition) : undefined };
   if (row.kind === "delete") await deleteByFilter(deps, run, JSON.parse(row.filter) as DeleteFilter);
   else await eraseTenant(deps, run, row.tenant_id, row.phase);
-  await finish(deps, key, { status: "completed" });
+  await finish(deps, account, key, { status: "completed" });
 }
 
 /** After the last attempt: the job failed, with the reason. */
 export async function failDataJob(deps: Pick<Deps, "redis">, account: string, id: string, reason: string): Promise<void> {
-  await finish(deps, keys.dataJob(account, id), { status: "failed", error: reason.slice(0, 500) });
+  await finish(deps, account, keys.dataJob(account, id), { status: "failed", error: reason.slice(0, 500) });
 }
 
-async function finish(deps: Pick<Deps, "redis">, key: string, fields: Record<string, string>): Promise<void> {
+/** Records the outcome and sends `job.completed` / `job.failed` (webhooks) with the job as the API shows it. */
+async function finish(deps: Pick<Deps, "redis">, account: string, key: string, fields: Record<string, string>): Promise<void> {
   await deps.redis.multi().hset(key, { ...fields, finished_at: new Date().toISOString() }).hdel(key, "cursor", "phase").expire(key, FINISHED_TTL_S).exec();
+  const job = toDataJob(await deps.redis.hgetall(key));
+  await emitEvent(deps.redis, account, { type: job.status === "completed" ? "job.completed" : "job.failed", tenant_id: job.tenant_id, data: job });
 }
 
 /** Where a job stands: its account, its record's key, the position reached in what it walks. */

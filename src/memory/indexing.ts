@@ -3,7 +3,7 @@ import { type Message, toMessage } from "../messages/model";
 import { conversationNeighbours } from "../messages/neighbours";
 import { loadMessages, loadRows } from "../messages/read";
 import { MOVE_STATUS_LUA } from "../messages/status";
-import { envelope } from "../events/model";
+import { EMIT_LUA, envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import type { IndexJobData } from "../store/queue";
 import { Script } from "../store/script";
@@ -17,10 +17,10 @@ export type IndexingDeps = Pick<Deps, "config" | "redis" | "vectors">;
  * (a delete may have raced the embedding), is still the version that was embedded (an update may
  * have raced it: -1, embed again) and, unless forced, only once: re-processing after a crash or a
  * duplicate job changes nothing and publishes nothing.
- * KEYS: message, vector key, outbox, stats, tenant stats. ARGV: force, outbox member, indexed at,
+ * KEYS: message, vector key, outbox, stats, tenant stats, event log, webhooks. ARGV: force, outbox member, indexed at,
  * channel, event, write mode, version, write fields...
  */
-const MARK_INDEXED = new Script(`${MOVE_STATUS_LUA}
+const MARK_INDEXED = new Script(`${MOVE_STATUS_LUA}${EMIT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[3], ARGV[2])
   return 0
@@ -40,12 +40,12 @@ redis.call('HSET', KEYS[1], 'indexed_at', ARGV[3])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('HINCRBY', KEYS[4], 'indexed', 1)
-redis.call('SPUBLISH', ARGV[4], ARGV[5])
+emit(ARGV[4], KEYS[6], KEYS[7], ARGV[5])
 return 1
 `);
 
 /** Marks a message failed for good (unless it got indexed meanwhile) and tells subscribers. */
-const MARK_FAILED = new Script(`${MOVE_STATUS_LUA}
+const MARK_FAILED = new Script(`${MOVE_STATUS_LUA}${EMIT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return 0
@@ -55,7 +55,7 @@ move_status(KEYS[1], KEYS[4], 'failed')
 redis.call('HSET', KEYS[1], 'error', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'failed', 1)
-redis.call('SPUBLISH', ARGV[3], ARGV[4])
+emit(ARGV[3], KEYS[5], KEYS[6], ARGV[4])
 return 1
 `);
 
@@ -112,7 +112,7 @@ export async function indexMessages(deps: IndexingDeps, batcher: EmbedBatcher, j
         const event = envelope(account, "message.indexed", { ...m, status: "indexed", indexed_at: indexedAt, error: null });
         return MARK_INDEXED.run<number>(
           deps.redis,
-          [keys.message(account, m.id), write.key, keys.outboxOf(account), keys.statsOf(account), keys.tenantStats(account, m.tenant_id)],
+          [keys.message(account, m.id), write.key, keys.outboxOf(account), keys.statsOf(account), keys.tenantStats(account, m.tenant_id), keys.eventLogOf(account), keys.webhooks(account)],
           [force ? "1" : "0", outboxMember(account, m.id), indexedAt, keys.eventsChannelOf(account), event, write.mode, rows[i].version ?? "0", ...write.fields],
         );
       }),
@@ -130,7 +130,7 @@ export async function markFailed(deps: Pick<Deps, "redis">, job: IndexJobData, r
     messages.map((m) =>
       MARK_FAILED.run<number>(
         deps.redis,
-        [keys.message(job.account, m.id), keys.outboxOf(job.account), keys.statsOf(job.account), keys.tenantStats(job.account, m.tenant_id)],
+        [keys.message(job.account, m.id), keys.outboxOf(job.account), keys.statsOf(job.account), keys.tenantStats(job.account, m.tenant_id), keys.eventLogOf(job.account), keys.webhooks(job.account)],
         [outboxMember(job.account, m.id), reason, keys.eventsChannelOf(job.account), envelope(job.account, "message.failed", { ...m, status: "failed", error: reason })],
       ),
     ),

@@ -5,7 +5,7 @@ import { type CallerCharge, rateDecision, TAKE_RATE_LUA } from "../auth/rate-lim
 import type { Deps } from "../deps";
 import { AppError, conflict, validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
-import { envelope } from "../events/model";
+import { EMIT_LUA, envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import { Script } from "../store/script";
 import { DEFAULT_IMPORTANCE, type Message, type MessageInput, toMessage } from "./model";
@@ -25,7 +25,7 @@ export const CREATED_AT_SKEW_MS = 5 * 60_000;
  * conversation is created (here or by the conversations API; deleting it removes both at once).
  * Returns {1, used, limit, stored...} with 1 (stored) or 0 (already there) per message,
  * {-1, used, limit, index} on a conflict, {-2, used, limit} past the rate limit (see take_rates).
- * KEYS: outbox, tenants, rate, 7 per message, stats, dispatch, account rate, expiries.
+ * KEYS: outbox, tenants, rate, 7 per message, stats, dispatch, account rate, expiries, event log, webhooks.
  * ARGV: n, now (ms), accepted at (ISO), channel, cost, limit, window ms, account limit, 15 per message (the 11th
  * is '1' when the id came from the client, the only case in which it can already exist; the 12th and
  * 13th are the message's created_at as ISO and ms, the time of acceptance unless the client gave one;
@@ -33,7 +33,7 @@ export const CREATED_AT_SKEW_MS = 5 * 60_000;
  * A message's position in its conversation (and in its tenant's time index) is created_ms * 1000 +
  * its index in the request, so imported history sorts by when it was said.
  */
-const ACCEPT = new Script(`${TAKE_RATE_LUA}
+const ACCEPT = new Script(`${TAKE_RATE_LUA}${EMIT_LUA}
 local n = tonumber(ARGV[1])
 local now = ARGV[2]
 local created_at = ARGV[3]
@@ -43,6 +43,8 @@ if allowed == 0 then return {-2, used, limit} end
 local stats = KEYS[4 + n * ${KEYS_PER_MESSAGE}]
 local dispatch = KEYS[5 + n * ${KEYS_PER_MESSAGE}]
 local expiries = KEYS[7 + n * ${KEYS_PER_MESSAGE}]
+local event_log = KEYS[8 + n * ${KEYS_PER_MESSAGE}]
+local hooks = KEYS[9 + n * ${KEYS_PER_MESSAGE}]
 local exists = {}
 for i = 0, n - 1 do
   local a = 9 + i * ${ARGS_PER_MESSAGE}
@@ -83,7 +85,7 @@ for i = 0, n - 1 do
     end
     redis.call('ZADD', KEYS[1], now, ARGV[a + 9])
     redis.call('RPUSH', dispatch, ARGV[a + 9])
-    redis.call('SPUBLISH', channel, ARGV[a + 8])
+    emit(channel, event_log, hooks, ARGV[a + 8])
     stored = stored + 1
     result[#result + 1] = 1
   end
@@ -218,7 +220,7 @@ async function store(redis: RedisClient, account: string, prepared: Prepared[], 
       p.createdAt, p.createdMs, p.message.expires_at ?? "", p.expiresMs ?? "",
     );
   });
-  keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key, keys.expiriesOf(account));
+  keyList.push(keys.statsOf(account), keys.dispatchOf(account), rate.also.key, keys.expiriesOf(account), keys.eventLogOf(account), keys.webhooks(account));
   let reply: number[];
   if (durability.replicas > 0) {
     const { reply: replied, acked } = await ACCEPT.runReplicated<number[]>(redis, keyList, args, durability.replicas, durability.timeoutMs);

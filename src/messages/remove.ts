@@ -1,7 +1,7 @@
 import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
-import { type DeletionReason, envelope } from "../events/model";
+import { type DeletionReason, EMIT_LUA, envelope } from "../events/model";
 import { keys, outboxMember } from "../store/keys";
 import { Script } from "../store/script";
 import type { Message } from "./model";
@@ -14,12 +14,13 @@ export type RemovalDeps = Pick<Deps, "redis" | "vectors">;
  * Removes a message with its vector (from both engine layouts), its place in its conversation and
  * its tenant's time index, its outbox and expiry entries and its count, atomically, so it leaves
  * search, lists and history at once; the indexing script checks the message still exists before
- * writing. Returns 1, or 0 when it was already gone (so each removal is counted once). An optional
- * 10th key is the data job doing it, whose count goes up in the same step (exact across crashes).
- * ARGV: id, outbox member, and a time (ms) by which the message must have expired, or '' (an
- * expiry pushed back meanwhile wins over the sweeper).
+ * writing, and sends `message.deleted` (EMIT_LUA). Returns 1, or 0 when it was already gone (so each
+ * removal is counted once). KEYS: the message and its entries (9), event log, webhooks, and
+ * optionally the data job doing it, whose count goes up in the same step (exact across crashes).
+ * ARGV: id, outbox member, a time (ms) by which the message must have expired or '' (an expiry
+ * pushed back meanwhile wins over the sweeper), events channel, the event.
  */
-const REMOVE = new Script(`${MOVE_STATUS_LUA}
+const REMOVE = new Script(`${MOVE_STATUS_LUA}${EMIT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[3] ~= '' then
   local expires = redis.call('HGET', KEYS[1], 'expires_ms')
@@ -35,7 +36,8 @@ redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[2])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[9], ARGV[2])
-if KEYS[10] then redis.call('HINCRBY', KEYS[10], 'deleted', 1) end
+emit(ARGV[4], KEYS[10], KEYS[11], ARGV[5])
+if KEYS[12] then redis.call('HINCRBY', KEYS[12], 'deleted', 1) end
 return 1
 `);
 
@@ -68,17 +70,14 @@ export async function removeMessages(deps: RemovalDeps, account: string, message
           keys.tenantMessages(account, m.tenant_id),
           keys.tenantStats(account, m.tenant_id),
           keys.expiriesOf(account),
+          keys.eventLogOf(account),
+          keys.webhooks(account),
           ...(jobKey ? [jobKey] : []),
         ],
-        [m.id, outboxMember(account, m.id), expiredBy ?? ""],
+        [m.id, outboxMember(account, m.id), expiredBy ?? "", keys.eventsChannelOf(account), envelope(account, "message.deleted", m, reason)],
       );
     }),
   );
-  const pipeline = deps.redis.pipeline();
-  messages.forEach((m, i) => {
-    if (results[i] === 1) pipeline.spublish(keys.eventsChannelOf(account), envelope(account, "message.deleted", m, reason));
-  });
-  await pipeline.exec().catch(() => undefined);
   return results.filter((r) => r === 1).length;
 }
 

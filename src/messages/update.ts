@@ -2,6 +2,7 @@ import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
 import { notFound, validationFailed } from "../errors";
+import { emitEvent } from "../events/emit";
 import { envelope } from "../events/model";
 import type { FieldError } from "../http/error-response";
 import { REWRITE_EXACT_FILTERS_LUA } from "../store/exact-index";
@@ -109,6 +110,6 @@ export async function updateMessage(deps: Pick<Deps, "config" | "redis" | "vecto
   const row = await deps.redis.hgetall(keys.message(account, id));
   if (updated === 0 || !row.id) throw notFound("Message");
   const message = toMessage(row);
-  await deps.redis.spublish(keys.eventsChannelOf(account), envelope(account, "message.updated", message)).catch(() => undefined);
+  await emitEvent(deps.redis, account, envelope(account, "message.updated", message));
   return message;
 }

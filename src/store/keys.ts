@@ -185,6 +185,10 @@ export const keys = {
       `${at}:tstats:${account}:*`,
       `${at}:policy:${account}:*`,
       `${at}:job:${account}:*`,
+      `${at}:webhooks:${account}`,
+      `${at}:webhook:${account}:*`,
+      `${at}:delivery:${account}:*`,
+      `${at}:deliveries:${account}:*`,
       `${globEscape(`mm:vec:${model}:{${shardTags[shardOf(account)]}}:${account}:`)}*`,
       `${at}:vecx:${globEscape(model)}:${account}:*`,
     ];
@@ -202,6 +206,17 @@ export const keys = {
     ];
   },
 
+  /** STREAM of a shard's events of accounts with webhooks (see EMIT_LUA), read by the workers' webhook dispatchers. */
+  eventLog: (shardNo: number) => `${shard(shardNo)}:event-log`,
+  eventLogOf: (account: string) => `${of(account)}:event-log`,
+  /** SET of an account's webhook ids; its existence is what makes the account's events logged. */
+  webhooks: (account: string) => `${of(account)}:webhooks:${account}`,
+  /** HASH of a webhook: url, events, tenants, enabled, encrypted secrets, consecutive failures. */
+  webhook: (account: string, webhookId: string) => `${of(account)}:webhook:${account}:${webhookId}`,
+  /** HASH of one delivery of an event to a webhook (its log entry), and a webhook's deliveries by time (ZSET). */
+  webhookDelivery: (account: string, webhookId: string, eventId: string) => `${of(account)}:delivery:${account}:${webhookId}:${eventId}`,
+  webhookDeliveries: (account: string, webhookId: string) => `${of(account)}:deliveries:${account}:${webhookId}`,
+
   /** A shard's sharded pub/sub channel (SPUBLISH) for message events of its accounts. */
   eventsChannel: (shardNo: number) => `${shard(shardNo)}:events`,
   eventsChannelOf: (account: string) => `${of(account)}:events`,
@@ -212,6 +227,8 @@ export const keys = {
 } as const;
 
 export const QUEUE_INDEX = "INDEX_MESSAGES";
+/** Each shard's queue of webhook deliveries (its own, so slow receivers never hold up indexing). */
+export const QUEUE_WEBHOOKS = "DELIVER_WEBHOOKS";
 
 /** Outbox members pair the account with the message id. */
 export const outboxMember = (account: string, messageId: string) => `${account}:${enc(messageId)}`;

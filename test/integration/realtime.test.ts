@@ -64,7 +64,7 @@ describe("WebSocket events across instances", () => {
       ["message.indexed", mine.body.id],
     ]);
     const [created, indexed] = listener.events;
-    expect(created).toEqual({ type: "message.created", tenant_id: "my-app", conversation_id: "c1", message: mine.body, ts: expect.any(String) });
+    expect(created).toEqual({ id: expect.stringMatching(/^evt_/), type: "message.created", tenant_id: "my-app", conversation_id: "c1", message: mine.body, ts: expect.any(String) });
     expect(indexed.message).toMatchObject({ id: mine.body.id, status: "indexed", indexed_at: expect.any(String) });
     expect(JSON.stringify(listener.events)).not.toContain(alice.userId);
     listener.socket.close();
