@@ -19,6 +19,7 @@ import { messageRoutes } from "./messages";
 import type { Realtime } from "./realtime/hub";
 import { realtimeRoutes } from "./realtime";
 import { systemRoutes } from "./system";
+import { webhookRoutes } from "./webhooks";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
 const STREAMED_BODY = /^\/v1\/tenants\/[^/]+\/import\/?$/;
@@ -141,6 +142,7 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
     .use(memoryRoutes(deps))
     .use(tenantRoutes(deps))
     .use(jobRoutes(deps))
+    .use(webhookRoutes(deps))
     .use(mcpRoutes(deps));
   return realtime ? app.use(realtimeRoutes(deps, realtime)) : app;
 }

@@ -6,7 +6,7 @@ import { type Config, ConfigError } from "./config";
 import { createLogger, type Logger } from "./log";
 import { createEmbedder, type Embedder } from "./store/embeddings";
 import { configureKeyspace, keys } from "./store/keys";
-import { createIndexQueues, type ShardJobData } from "./store/queue";
+import { createIndexQueues, createWebhookQueues, type DeliveryJobData, type ShardJobData } from "./store/queue";
 import { closeRedis, createRedis, type RedisRole, waitReady } from "./store/redis";
 import { createVectorIndex, type VectorEngine, type VectorIndex } from "./store/vector-index";
 import { detectVectorSupport } from "./store/vector-support";
@@ -21,6 +21,8 @@ export interface Deps {
   connect(role: RedisRole): RedisClient;
   /** the indexing queue of each shard (queueOf picks an account's) */
   queues: Queue<ShardJobData>[];
+  /** the webhook delivery queue of each shard */
+  webhookQueues: Queue<DeliveryJobData>[];
   embedder: Embedder;
   vectors: VectorIndex;
   tokens: Tokens;
@@ -61,9 +63,10 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     const vectors = createVectorIndex(redis, engine, embedder, config, log);
     await vectors.ensure();
     const queues = createIndexQueues(redis);
+    const webhookQueues = createWebhookQueues(redis);
     log.info({ engine, index: vectors.name, model: embedder.modelKey }, "vector engine ready");
     openedBy.set(connect, opened);
-    return { config, log, redis, connect, queues, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
+    return { config, log, redis, connect, queues, webhookQueues, embedder, vectors, tokens: createTokens(config), apiKeys: createApiKeyCache(config.API_KEY_CACHE_MS) };
   } catch (error) {
     await closeRedis(redis);
     throw error;
@@ -76,7 +79,7 @@ const openedBy = new WeakMap<Deps["connect"], RedisClient[]>();
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.embedder.close?.();
   // Bounded: a queue whose node went away (a failover) may never confirm.
-  await Promise.all(deps.queues.map((q) => Promise.race([q.close().catch(() => undefined), Bun.sleep(1000)])));
+  await Promise.all([...deps.queues, ...deps.webhookQueues].map((q) => Promise.race([q.close().catch(() => undefined), Bun.sleep(1000)])));
   for (const client of openedBy.get(deps.connect) ?? []) await closeRedis(client);
   await closeRedis(deps.redis);
 }

@@ -6,7 +6,10 @@ import { EMIT_LUA, EVENT_LOG_LENGTH } from "./model";
 /** An event made outside a script (EMIT_LUA): to sockets and the event log, or to the event log only. */
 const EMIT = new Script(`${EMIT_LUA}
 if ARGV[1] == '' then
-  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('XADD', KEYS[1], 'MAXLEN', '~', ${EVENT_LOG_LENGTH}, '*', 'e', ARGV[2]) end
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ${EVENT_LOG_LENGTH}, '*', 'e', ARGV[2])
+    redis.call('SPUBLISH', KEYS[1] .. ':wake', '1')
+  end
 else
   emit(ARGV[1], KEYS[1], KEYS[2], ARGV[2])
 end

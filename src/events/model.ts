@@ -48,14 +48,16 @@ export function envelope(account: string, type: EventType, message: MessageEvent
 /**
  * Lua shared by the scripts that produce events: `emit(channel, log, hooks, envelope)` publishes it
  * on the shard's channel (sockets) and, when the account has webhooks (`hooks`, its webhook set,
- * exists), appends it to the shard's event log, from which workers make webhook deliveries: in the
- * same atomic step as the change it reports, so no event of a committed change is lost.
+ * exists), appends it to the shard's event log, from which workers make webhook deliveries, and
+ * wakes them (`<log>:wake`): in the same atomic step as the change it reports, so no event of a
+ * committed change is lost.
  */
 export const EMIT_LUA = `
 local function emit(channel, log, hooks, envelope)
   redis.call('SPUBLISH', channel, envelope)
   if redis.call('EXISTS', hooks) == 1 then
     redis.call('XADD', log, 'MAXLEN', '~', ${EVENT_LOG_LENGTH}, '*', 'e', envelope)
+    redis.call('SPUBLISH', log .. ':wake', '1')
   end
 end
 `;

@@ -7,6 +7,7 @@ import { allShards, keys, QUEUE_INDEX, shardCount } from "../store/keys";
 import { backoffDelay, type DataJobData, type IndexJobData, type ShardJobData } from "../store/queue";
 import { failDataJob, runDataJob } from "../jobs/service";
 import { sweepExpired } from "../messages/expiry";
+import { startWebhookWorkers, type WebhookHooks } from "../webhooks/worker";
 import { answersPing, closeRedis } from "../store/redis";
 import { type BatchStats, createEmbedBatcher } from "./batcher";
 import { indexMessages, markFailed } from "./indexing";
@@ -33,7 +34,7 @@ export async function workerHealth(workers: Worker[], redis: RedisClient): Promi
   return { status: running && reachable ? "ok" : "unavailable", worker: running, redis: reachable };
 }
 
-export interface IndexingHooks {
+export interface IndexingHooks extends WebhookHooks {
   onBatch?(stats: BatchStats): void;
   onIndexed?(count: number): void;
   onFailed?(count: number): void;
@@ -113,6 +114,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
   });
 
   const dispatcher = startDispatcher(deps);
+  const webhooks = startWebhookWorkers(deps, hooks);
   let sweeping = false;
   const sweeper = setInterval(() => {
     if (sweeping) return;
@@ -135,6 +137,7 @@ export function startIndexingWorker(deps: Deps, hooks: IndexingHooks = {}): Inde
     async close() {
       clearInterval(sweeper);
       await dispatcher.close();
+      await webhooks.close();
       // Graceful (active jobs finish) for at most a lock's length; past it (a worker whose blocking
       // connection went down with its master, say) forced: its jobs come back when their locks expire.
       await Promise.all(

@@ -209,6 +209,8 @@ export const keys = {
   /** STREAM of a shard's events of accounts with webhooks (see EMIT_LUA), read by the workers' webhook dispatchers. */
   eventLog: (shardNo: number) => `${shard(shardNo)}:event-log`,
   eventLogOf: (account: string) => `${of(account)}:event-log`,
+  /** Sharded channel that tells workers a shard's event log has new entries (EMIT_LUA publishes `<log>:wake`). */
+  eventLogWake: (shardNo: number) => `${shard(shardNo)}:event-log:wake`,
   /** SET of an account's webhook ids; its existence is what makes the account's events logged. */
   webhooks: (account: string) => `${of(account)}:webhooks:${account}`,
   /** HASH of a webhook: url, events, tenants, enabled, encrypted secrets, consecutive failures. */

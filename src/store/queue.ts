@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import type { RedisClient } from "./redis";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Config } from "../config";
-import { allShards, keys, QUEUE_INDEX, shardOf } from "./keys";
+import { allShards, keys, QUEUE_INDEX, QUEUE_WEBHOOKS, shardOf } from "./keys";
 
 /** One job = the message ids one API request accepted (a single message or a batch chunk). */
 export const IndexJobData = Type.Object({
@@ -19,6 +19,15 @@ export type DataJobData = Static<typeof DataJobData>;
 
 /** What a shard queue carries: indexing jobs and data jobs. */
 export type ShardJobData = IndexJobData | DataJobData;
+
+/** A webhook delivery: the event (its id is the `webhook-id`) to one endpoint; its payload and log entry live in Redis. */
+export const DeliveryJobData = Type.Object({ account: Type.String(), webhookId: Type.String(), eventId: Type.String() });
+export type DeliveryJobData = Static<typeof DeliveryJobData>;
+
+/** One webhook delivery queue per shard, beside its indexing queue (same braced prefix). */
+export function createWebhookQueues(connection: RedisClient): Queue<DeliveryJobData>[] {
+  return allShards().map((k) => new Queue<DeliveryJobData>(QUEUE_WEBHOOKS, { connection, prefix: keys.bullPrefix(k) }));
+}
 
 /** One indexing queue per shard (braced prefix: each queue's keys in its shard's slot), so load spreads over masters. */
 export function createIndexQueues(connection: RedisClient): Queue<ShardJobData>[] {
