@@ -61,6 +61,9 @@ export interface WorkerMetrics {
   batchSize: Histogram;
   batchSeconds: Histogram;
   embedErrors: Counter;
+  webhookAttempts: Counter;
+  webhookSeconds: Histogram;
+  webhooksDisabled: Counter;
 }
 
 /**
@@ -216,5 +219,32 @@ export function createWorkerMetrics(): WorkerMetrics {
       registers: [registry],
     }),
     embedErrors: new Counter({ name: "memory_mesh_embed_errors_total", help: "Failed embedder calls", registers: [registry] }),
+    webhookAttempts: new Counter({
+      name: "memory_mesh_webhook_attempts_total",
+      help: "Webhook delivery attempts by outcome: succeeded, retrying (failed, will retry), failed (for good)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    webhookSeconds: new Histogram({
+      name: "memory_mesh_webhook_attempt_duration_seconds",
+      help: "Duration of one webhook delivery attempt (until the receiver's answer or the timeout)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [registry],
+    }),
+    webhooksDisabled: new Counter({ name: "memory_mesh_webhooks_disabled_total", help: "Webhook endpoints disabled by the server (410, failures)", registers: [registry] }),
   };
+}
+
+/** Gauges read at scrape time from a worker's deps: webhook deliveries waiting, per state. */
+export function addWebhookQueueGauge(metrics: WorkerMetrics, deps: Pick<Deps, "webhookQueues">): void {
+  new Gauge({
+    name: "memory_mesh_webhook_queue_jobs",
+    help: "Webhook deliveries in the queues (all shards) by state",
+    labelNames: ["state"],
+    registers: [metrics.registry],
+    async collect() {
+      const counts = await Promise.all(deps.webhookQueues.map((q) => q.getJobCounts("waiting", "delayed", "active", "prioritized")));
+      for (const state of ["waiting", "delayed", "active"]) this.set({ state }, counts.reduce((n, c) => n + (c[state] ?? 0) + (state === "waiting" ? (c.prioritized ?? 0) : 0), 0));
+    },
+  });
 }

@@ -3,7 +3,7 @@ import { closeDeps, createDeps, type Deps } from "../src/deps";
 import { failStart, onShutdownSignal } from "../src/lifecycle";
 import { createLogger } from "../src/log";
 import { type IndexingWorker, startIndexingWorker } from "../src/memory/worker";
-import { createWorkerMetrics, serveMetrics } from "../src/metrics";
+import { addWebhookQueueGauge, createWorkerMetrics, serveMetrics } from "../src/metrics";
 
 /** Indexing worker entry: run any number of these, on any number of machines, against one Redis. */
 async function main() {
@@ -23,12 +23,18 @@ async function main() {
     deps = await createDeps(config, { log, role: "worker" });
     await deps.embedder.embed(["warm up"]);
     const metrics = createWorkerMetrics();
+    addWebhookQueueGauge(metrics, deps);
     indexing = startIndexingWorker(deps, {
       onBatch: ({ size, ms, ok }) => {
         metrics.batchSize.observe(size);
         metrics.batchSeconds.observe(ms / 1000);
         if (!ok) metrics.embedErrors.inc();
       },
+      onDelivery: (outcome, seconds) => {
+        metrics.webhookAttempts.inc({ outcome });
+        metrics.webhookSeconds.observe(seconds);
+      },
+      onWebhookDisabled: () => metrics.webhooksDisabled.inc(),
     });
     metricsServer = serveMetrics(metrics, config.HOST, config.WORKER_METRICS_PORT, log, indexing.health);
     log.info({ engine: deps.vectors.engine, model: deps.embedder.modelKey, batch: config.EMBED_BATCH_SIZE, metricsPort: metricsServer?.port }, "indexing worker started");

@@ -70,6 +70,7 @@ const TAGS = [
   { name: "Memory", description: "Search (hybrid, semantic, keyword) and reindexing" },
   { name: "Tenants", description: "Tenants and their counts, retention policy, export, import and erase" },
   { name: "Jobs", description: "Data jobs (delete by filter, tenant erase): progress and outcome" },
+  { name: "Webhooks", description: "Signed event deliveries to your own HTTP endpoints (Standard Webhooks), with retries and a delivery log" },
 ];
 
 const SECURITY_SCHEMES = {

@@ -88,7 +88,7 @@ function signatures(deps: DeliverDeps, hook: Record<string, string>, id: string,
  * endpoint, disabled after WEBHOOK_DISABLE_AFTER_FAILURES such deliveries in a row (a success in
  * between starts the count again). Every attempt is written to the delivery log.
  */
-export async function deliver(deps: DeliverDeps, job: DeliveryJobData, attemptsMade: number): Promise<"succeeded" | "skipped"> {
+export async function deliver(deps: DeliverDeps, job: DeliveryJobData, attemptsMade: number, onDisabled?: () => void): Promise<"succeeded" | "skipped"> {
   const { account, webhookId, eventId } = job;
   const hookKey = keys.webhook(account, webhookId);
   const deliveryKey = keys.webhookDelivery(account, webhookId, eventId);
@@ -139,6 +139,7 @@ export async function deliver(deps: DeliverDeps, job: DeliveryJobData, attemptsM
   const reason = gone ? "the receiver answered 410 Gone" : `${deps.config.WEBHOOK_DISABLE_AFTER_FAILURES} deliveries in a row failed after every retry`;
   const counted = gone || last ? await COUNT_FAILURE.run<number>(deps.redis, [hookKey], [gone ? 0 : deps.config.WEBHOOK_DISABLE_AFTER_FAILURES, reason, new Date().toISOString()]) : 0;
   if (counted === 2) {
+    onDisabled?.();
     deps.log.warn({ webhookId, reason }, "webhook endpoint disabled");
     await emitEvent(deps.redis, account, { type: "webhook.disabled", data: { webhook_id: webhookId, url: hook.url, reason } });
   }

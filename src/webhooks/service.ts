@@ -34,8 +34,9 @@ export function toWebhook(row: Record<string, string>): Webhook {
  * to (some of) its tenants, and sees only those; a user's token or an unlimited key sees all.
  */
 function visible(principal: Principal, tenants: string[] | null): boolean {
-  if (!principal.tenants) return true;
-  return tenants !== null && tenants.every((t) => principal.tenants?.includes(t));
+  const allowed = principal.tenants;
+  if (!allowed) return true;
+  return Boolean(tenants?.every((t) => allowed.includes(t)));
 }
 
 async function checkUrl(deps: WebhookDeps, url: string): Promise<void> {

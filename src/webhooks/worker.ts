@@ -16,6 +16,7 @@ const CLAIM_EVERY_MS = 15_000;
 
 export interface WebhookHooks {
   onDelivery?(outcome: "succeeded" | "failed" | "retrying", seconds: number): void;
+  onWebhookDisabled?(): void;
 }
 
 /**
@@ -36,7 +37,7 @@ export function startWebhookWorkers(deps: Deps, hooks: WebhookHooks = {}): { clo
   const send = async (job: Job<DeliveryJobData>) => {
     const started = performance.now();
     try {
-      const outcome = await deliver(deps, job.data, job.attemptsMade);
+      const outcome = await deliver(deps, job.data, job.attemptsMade, hooks.onWebhookDisabled);
       if (outcome === "succeeded") hooks.onDelivery?.("succeeded", (performance.now() - started) / 1000);
       return outcome;
     } catch (error) {

@@ -86,6 +86,15 @@ describe("the OpenAPI document", () => {
       "GET /v1/tenants/{tenant_id}/export": "exportTenant",
       "POST /v1/tenants/{tenant_id}/import": "importTenant",
       "GET /v1/jobs/{id}": "getJob",
+      "POST /v1/webhooks": "createWebhook",
+      "GET /v1/webhooks": "listWebhooks",
+      "GET /v1/webhooks/{id}": "getWebhook",
+      "PATCH /v1/webhooks/{id}": "updateWebhook",
+      "DELETE /v1/webhooks/{id}": "deleteWebhook",
+      "POST /v1/webhooks/{id}/rotate-secret": "rotateWebhookSecret",
+      "POST /v1/webhooks/{id}/test": "testWebhook",
+      "GET /v1/webhooks/{id}/deliveries": "listWebhookDeliveries",
+      "POST /v1/webhooks/{id}/deliveries/{delivery}/retry": "retryWebhookDelivery",
     });
     for (const { key, op } of operations) {
       expect({ key, description: typeof op.description, tags: op.tags?.length, security: Array.isArray(op.security) }).toEqual({

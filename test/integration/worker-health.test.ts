@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { startIndexingWorker, workerHealth } from "../../src/memory/worker";
-import { createWorkerMetrics, serveMetrics } from "../../src/metrics";
+import { addWebhookQueueGauge, createWorkerMetrics, serveMetrics } from "../../src/metrics";
 import { closeRedis, createRedis } from "../../src/store/redis";
 import { freePort } from "../../src/store/redis-server";
 import { useHarness } from "../helpers/app";
@@ -9,7 +9,9 @@ const h = useHarness();
 
 /** A metrics listener on a free port, as workers/indexer.ts starts it; stopped by `h.cleanup`. */
 async function listener(health?: Parameters<typeof serveMetrics>[4]): Promise<string> {
-  const server = serveMetrics(createWorkerMetrics(), "127.0.0.1", await freePort(), h.deps.log, health);
+  const metrics = createWorkerMetrics();
+  addWebhookQueueGauge(metrics, h.deps);
+  const server = serveMetrics(metrics, "127.0.0.1", await freePort(), h.deps.log, health);
   if (!server) throw new Error("metrics listener did not start");
   h.cleanup(() => server.stop(true));
   return `http://127.0.0.1:${server.port}`;
@@ -28,7 +30,9 @@ describe("worker /health (its compose healthcheck)", () => {
     expect(await get(`${base}/health`)).toEqual({ status: 200, body: { status: "ok", worker: true, redis: true } });
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain("memory_mesh_embed_batch_size");
+    const text = await metrics.text();
+    for (const name of ["memory_mesh_embed_batch_size", "memory_mesh_webhook_attempts_total", "memory_mesh_webhook_attempt_duration_seconds", "memory_mesh_webhooks_disabled_total"]) expect(text).toContain(`# TYPE ${name}`);
+    expect(text).toContain('memory_mesh_webhook_queue_jobs{state="waiting"} 0');
     await indexing.close();
     expect(await get(`${base}/health`)).toEqual({ status: 503, body: { status: "unavailable", worker: false, redis: true } });
   });
