@@ -61,22 +61,29 @@ export function deliveryJobOptions(config: Config, jobId: string) {
 export const deliveryJobId = (webhookId: string, eventId: string, round = 0) => `dl-${webhookId}-${eventId}${round ? `-r${round}` : ""}`;
 
 /**
- * Makes the deliveries of one event to the given endpoints of an account: each recorded once
- * (RECORD) and queued once (the job id is the event and the endpoint), so a dispatcher that dies
- * and reads the event again changes nothing.
+ * Makes the deliveries of events of one account to their endpoints: each recorded once (RECORD)
+ * and queued once (the job id is the event and the endpoint), so a dispatcher that dies and reads
+ * the events again changes nothing. One round trip for the records, one for the queue.
  */
-export async function createDeliveries(deps: DeliveryDeps, account: string, event: LoggedEvent, webhookIds: string[]): Promise<void> {
-  if (webhookIds.length === 0) return;
+export async function createDeliveries(deps: DeliveryDeps, account: string, targets: { event: LoggedEvent; webhookIds: string[] }[]): Promise<void> {
+  const pairs = targets.flatMap(({ event, webhookIds }) => webhookIds.map((webhookId) => ({ event, webhookId })));
+  if (pairs.length === 0) return;
   const now = Date.now();
-  const payload = payloadOf(event);
   const ttl = recordTtlS(deps.config);
+  const payloads = new Map(targets.map(({ event }) => [event.id, payloadOf(event)]));
   await Promise.all(
-    webhookIds.map((webhookId) =>
-      RECORD.run(deps.redis, [keys.webhookDelivery(account, webhookId, event.id), keys.webhookDeliveries(account, webhookId)], [event.id, event.type, payload, now, new Date(now).toISOString(), ttl]),
+    pairs.map(({ event, webhookId }) =>
+      RECORD.run(deps.redis, [keys.webhookDelivery(account, webhookId, event.id), keys.webhookDeliveries(account, webhookId)], [
+        event.id, event.type, payloads.get(event.id) as string, now, new Date(now).toISOString(), ttl,
+      ]),
     ),
   );
   await queueOf(deps.webhookQueues, account).addBulk(
-    webhookIds.map((webhookId) => ({ name: "deliver", data: { account, webhookId, eventId: event.id }, opts: deliveryJobOptions(deps.config, deliveryJobId(webhookId, event.id)) })),
+    pairs.map(({ event, webhookId }) => ({
+      name: "deliver",
+      data: { account, webhookId, eventId: event.id },
+      opts: deliveryJobOptions(deps.config, deliveryJobId(webhookId, event.id)),
+    })),
   );
 }
 

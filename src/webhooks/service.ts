@@ -132,7 +132,7 @@ export async function testWebhook(deps: DeliveryDeps, principal: Principal, id: 
   assertScope(principal, "write");
   await load(deps, principal, id);
   const event = { id: `evt_${Bun.randomUUIDv7()}`, type: "webhook.test", ts: new Date().toISOString(), data: { webhook_id: id } };
-  await createDeliveries(deps, principal.account, event, [id]);
+  await createDeliveries(deps, principal.account, [{ event, webhookIds: [id] }]);
   return toDelivery(await deps.redis.hgetall(keys.webhookDelivery(principal.account, id, event.id)));
 }
 

@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Deps } from "../deps";
-import { allShards, keys, QUEUE_WEBHOOKS, shardCount } from "../store/keys";
+import { allShards, keys, QUEUE_WEBHOOKS } from "../store/keys";
 import type { DeliveryJobData } from "../store/queue";
 import type { RedisClient } from "../store/redis";
 import { createDeliveries, type LoggedEvent, retrySchedule } from "./deliveries";
@@ -34,7 +34,27 @@ export function startWebhookWorkers(deps: Deps, hooks: WebhookHooks = {}): { clo
   const connection: RedisClient = deps.connect("worker");
   const schedule = retrySchedule(config);
 
+  // Each shard's worker may take up to WEBHOOK_CONCURRENCY jobs (one account's events all go to one
+  // shard), and this process sends at most that many at once in all.
+  let sending = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = async () => {
+    while (sending >= config.WEBHOOK_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
+    sending++;
+  };
+  const release = () => {
+    sending--;
+    waiting.shift()?.();
+  };
   const send = async (job: Job<DeliveryJobData>) => {
+    await acquire();
+    try {
+      return await attempt(job);
+    } finally {
+      release();
+    }
+  };
+  const attempt = async (job: Job<DeliveryJobData>) => {
     const started = performance.now();
     try {
       const outcome = await deliver(deps, job.data, job.attemptsMade, hooks.onWebhookDisabled);
@@ -47,7 +67,7 @@ export function startWebhookWorkers(deps: Deps, hooks: WebhookHooks = {}): { clo
       throw error;
     }
   };
-  const concurrency = Math.max(2, Math.ceil(config.WEBHOOK_CONCURRENCY / shardCount()));
+  const concurrency = config.WEBHOOK_CONCURRENCY;
   const workers = allShards().map((k) => {
     const worker = new Worker<DeliveryJobData>(QUEUE_WEBHOOKS, send, {
       connection,
@@ -111,7 +131,7 @@ function startDispatcher(deps: Deps, consumer: string): { close(): Promise<void>
     }
     for (const [account, events] of byAccount) {
       const targets = await matchingEndpoints(deps, account, events);
-      for (const event of events) await createDeliveries(deps, account, event, targets.get(event.id) ?? []);
+      await createDeliveries(deps, account, events.map((event) => ({ event, webhookIds: targets.get(event.id) ?? [] })));
     }
     if (entries.length > 0) await deps.redis.xack(keys.eventLog(k), GROUP, ...entries.map(([id]) => id));
   };

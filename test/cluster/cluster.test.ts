@@ -9,13 +9,14 @@ import { Script } from "../../src/store/script";
 import { eventually, useHarness } from "../helpers/app";
 import { masterOf as masterOfKey } from "../helpers/cluster";
 import { listen } from "../helpers/processes";
+import { startReceiver } from "../helpers/receiver";
 
 /**
  * The service on a real 3-master Redis Cluster (exact engine): ingest, indexing, search, realtime,
  * auth and rate limits, each Lua script and transaction run at least once. A script or MULTI whose
  * keys spanned slots would fail here with CROSSSLOT.
  */
-const h = useHarness({ EMBED_BATCH_WAIT_MS: "10", VECTOR_ENGINE: "exact" }, { cluster: { masters: 3 }, worker: true, realtime: true });
+const h = useHarness({ EMBED_BATCH_WAIT_MS: "10", VECTOR_ENGINE: "exact", WEBHOOK_ALLOW_PRIVATE: "true" }, { cluster: { masters: 3 }, worker: true, realtime: true });
 let base: string;
 
 beforeAll(() => {
@@ -101,6 +102,13 @@ describe("on a Redis Cluster", () => {
     expect(await sweepOutbox(h.deps, "cluster-test", Date.now() + 3_600_000)).toBe(0);
     expect((await h.request("DELETE", "/v1/conversations/chat?tenant_id=s", { token: user.token })).status).toBe(204);
 
+    // Webhooks: events logged and delivered from the account's shard; a 410 disables the endpoint.
+    const receiver = startReceiver();
+    h.cleanup(() => receiver.stop());
+    receiver.answer = (x) => new Response(null, { status: x.type === "message.created" ? 200 : 410 });
+    const hook = await h.json("POST", "/v1/webhooks", { token: user.token, body: { url: receiver.url, events: ["message.created", "message.indexed"] } });
+    expect(hook.status).toBe(201);
+
     // Data lifecycle: update, list, counts, expiry and retention sweeps, a delete job, export, import, erase.
     const life = await h.json("POST", "/v1/messages/batch", {
       token: user.token,
@@ -128,6 +136,8 @@ describe("on a Redis Cluster", () => {
     expect((await h.request("GET", "/v1/tenants/life/export?include_vectors=true", { token: user.token })).status).toBe(200);
     const job = await h.json("POST", "/v1/messages/delete", { token: user.token, body: { tenant_id: "life", conversation_id: "c" } });
     await eventually("delete job done", async () => (await h.json("GET", `/v1/jobs/${job.body.id}`, { token: user.token })).body.status === "completed", 60_000);
+    await eventually("webhook deliveries", () => receiver.received.some((x) => x.type === "message.created") && receiver.received.some((x) => x.type === "message.indexed"), 60_000);
+    await eventually("disabled by its 410", async () => (await h.json("GET", `/v1/webhooks/${hook.body.id}`, { token: user.token })).body.enabled === false, 60_000);
     const erase = await h.json("DELETE", "/v1/tenants/life", { token: user.token });
     await eventually("erase job done", async () => (await h.json("GET", `/v1/jobs/${erase.body.id}`, { token: user.token })).body.status === "completed", 60_000);
 

@@ -26,11 +26,9 @@ test("a worker SIGKILLed mid-delivery: every event is delivered, duplicates only
     release = resolve;
   });
   let holding = 0;
-  const answered: string[] = [];
-  receiver.answer = async (x) => {
+  receiver.answer = async () => {
     holding++;
     await released;
-    answered.push(x.id);
     return new Response("ok");
   };
   const hook = (await h.json("POST", "/v1/webhooks", { token, body: { url: receiver.url, events: ["message.created"] } })).body;
@@ -45,20 +43,20 @@ test("a worker SIGKILLed mid-delivery: every event is delivered, duplicates only
   await eventually("deliveries in flight at the receiver", () => holding >= 5, 60_000);
   first.kill("SIGKILL");
   await first.exited;
+  const heldAtKill = holding;
   release();
   start();
-  await eventually("every event delivered", () => {
-    const messagesSeen = new Set(receiver.received.filter((x) => answered.includes(x.id)).map((x) => x.data.message.id));
-    return ids.every((id: string) => messagesSeen.has(id));
+  // Done when the log says every delivery succeeded: a success is recorded only once its answer came back.
+  await eventually("every delivery recorded as succeeded", async () => {
+    const { body } = await h.json("GET", `/v1/webhooks/${hook.id}/deliveries?limit=50`, { token });
+    return body.deliveries.length === 20 && body.deliveries.every((d: { status: string }) => d.status === "succeeded");
   }, 120_000);
   const byId = new Map<string, Set<string>>();
   for (const x of receiver.received) byId.set(x.id, (byId.get(x.id) ?? new Set()).add(x.data.message.id));
-  expect(byId.size).toBe(20);
+  process.stderr.write(`[webhooks-kill] ${heldAtKill} deliveries in flight at the kill; ${receiver.received.length} requests for 20 events\n`);
+  // Every message's event arrived; an event seen more than once is always the same webhook-id.
+  expect(new Set([...byId.values()].flatMap((m) => [...m]))).toEqual(new Set(ids));
   expect([...byId.values()].every((m) => m.size === 1)).toBe(true);
-  process.stderr.write(`[webhooks-kill] ${receiver.received.length} requests for 20 events (${receiver.received.length - 20} retries after the kill)\n`);
-  const log = await h.json("GET", `/v1/webhooks/${hook.id}/deliveries?limit=50`, { token });
-  await eventually("every delivery recorded as succeeded", async () =>
-    (await h.json("GET", `/v1/webhooks/${hook.id}/deliveries?limit=50`, { token })).body.deliveries.every((d: { status: string }) => d.status === "succeeded"),
-  );
-  expect(log.body.deliveries).toHaveLength(20);
+  // The deliveries in flight when their worker died were sent again by the other worker.
+  expect(receiver.received.length).toBeGreaterThanOrEqual(20 + heldAtKill);
 }, 240_000);
