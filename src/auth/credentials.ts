@@ -22,16 +22,51 @@ export interface Credentials {
   apiKey?: string | null;
 }
 
-/** Credentials from `Authorization: Bearer` or `x-api-key`; `allowQuery` adds `token` / `api_key` (browser WebSockets). */
-export function credentialsOf(request: Request, allowQuery = false): Credentials {
+/**
+ * The WebSocket subprotocol a browser offers to carry its credential in `Sec-WebSocket-Protocol`
+ * (it cannot set headers, and a token in a URL ends up in logs and history):
+ * `new WebSocket(url, ["memory-mesh", "bearer." + base64url(token)])` or `"apikey." + base64url(key)`.
+ * The server selects `memory-mesh`, never the entry carrying the credential.
+ */
+export const WS_SUBPROTOCOL = "memory-mesh";
+const SUBPROTOCOL_CREDENTIAL = /^(bearer|apikey)\.([A-Za-z0-9_-]+)$/;
+
+/** The subprotocols a WebSocket upgrade offers (`Sec-WebSocket-Protocol`, comma-separated). */
+export function offeredSubprotocols(request: Request): string[] {
+  const header = request.headers.get("sec-websocket-protocol");
+  return header ? header.split(",").map((p) => p.trim()).filter(Boolean) : [];
+}
+
+/** `bearer.` / `apikey.` entries of the offered subprotocols, only when `memory-mesh` is offered too (so it can be selected). */
+function subprotocolCredentials(request: Request): Credentials {
+  const offered = offeredSubprotocols(request);
+  if (!offered.includes(WS_SUBPROTOCOL)) return {};
+  const found: Credentials = {};
+  for (const entry of offered) {
+    const match = SUBPROTOCOL_CREDENTIAL.exec(entry);
+    if (!match) continue;
+    const value = Buffer.from(match[2], "base64url").toString("utf8");
+    if (match[1] === "bearer") found.bearer ??= value;
+    else found.apiKey ??= value;
+  }
+  return found;
+}
+
+/**
+ * Credentials from `Authorization: Bearer` or `x-api-key`. `browser` (WebSocket upgrades) adds,
+ * for what no header carries, the `memory-mesh` subprotocol's entries, then the `token` /
+ * `api_key` query parameters.
+ */
+export function credentialsOf(request: Request, browser = false): Credentials {
   const auth = request.headers.get("authorization");
   const bearer = auth && /^bearer\s+/i.test(auth) ? auth.replace(/^bearer\s+/i, "").trim() : undefined;
   let apiKey = request.headers.get("x-api-key");
   let token = bearer;
-  if (allowQuery) {
+  if (browser) {
+    const offered = subprotocolCredentials(request);
     const query = new URL(request.url).searchParams;
-    token ??= query.get("token") ?? undefined;
-    apiKey ??= query.get("api_key");
+    token ??= offered.bearer ?? query.get("token") ?? undefined;
+    apiKey ??= offered.apiKey ?? query.get("api_key");
   }
   return { bearer: token, apiKey };
 }

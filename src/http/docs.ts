@@ -56,7 +56,7 @@ const DESCRIPTION = `Conversational memory for LLM applications: store every cha
 
 **Errors** are JSON \`{ "message", "code", "details"? }\` (the \`Error\` schema) with the status code; every response has \`X-Request-Id\`.
 
-**WebSocket** \`GET /ws/messages/{tenant_id}\` (optional \`conversation_id\`; credentials by header, or \`token\` / \`api_key\` query parameter for browsers) streams events
+**WebSocket** \`GET /ws/messages/{tenant_id}\` (optional \`conversation_id\`; credentials by header; browsers offer the subprotocols \`memory-mesh\` and \`bearer.<base64url token>\` (or \`apikey.<base64url key>\`) and the server selects \`memory-mesh\`; \`token\` / \`api_key\` query parameters work too) streams events
 \`{ "type", "tenant_id", "conversation_id", "message", "ts" }\` (the \`MessageEvent\` schema) where \`type\` is \`message.created\`, \`message.indexed\`, \`message.failed\`, \`message.updated\` or \`message.deleted\` (with a \`reason\`) and \`message\` has the same shape as \`GET /v1/messages/{id}\`.
 OpenAPI has no WebSocket operations, so it is described under \`x-websocket\` (path, parameters, event schema) instead of \`paths\`.`;
 

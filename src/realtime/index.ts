@@ -1,12 +1,14 @@
 import { Elysia, t } from "elysia";
-import { assertTenant, authenticate, credentialsOf } from "../auth/credentials";
+import { assertTenant, authenticate, credentialsOf, offeredSubprotocols, WS_SUBPROTOCOL } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { ConversationId, TenantId } from "../http/schemas";
 import type { Realtime, Subscriber } from "./hub";
 
 /**
- * `GET /ws/messages/{tenant_id}`: credentials by header, or `token` / `api_key` query parameter
- * (browsers cannot set headers). The upgrade is refused with 401 or 403 before any socket exists.
+ * `GET /ws/messages/{tenant_id}`: credentials by header; browsers, which cannot set headers, offer
+ * the `memory-mesh` subprotocol with a `bearer.` / `apikey.` entry (see WS_SUBPROTOCOL; the answer
+ * selects `memory-mesh`), or pass `token` / `api_key` query parameters. The upgrade is refused with
+ * 401 or 403 before any socket exists.
  */
 export function realtimeRoutes(deps: Deps, realtime: Realtime) {
   const subs = new WeakMap<object, Subscriber>();
@@ -29,6 +31,10 @@ export function realtimeRoutes(deps: Deps, realtime: Realtime) {
         summary: "Event stream of a tenant (message.created / indexed / failed / updated / deleted)",
         description: "Each frame is a `MessageEvent` as JSON. The upgrade is refused with 401 or 403 before any socket exists.",
         "x-message": { $ref: "#/components/schemas/MessageEvent" },
+      },
+      // A browser fails the handshake unless the answer selects one of the subprotocols it offered.
+      upgrade({ request, set }) {
+        if (offeredSubprotocols(request).includes(WS_SUBPROTOCOL)) set.headers["sec-websocket-protocol"] = WS_SUBPROTOCOL;
       },
       open(ws) {
         const { principal, params, query } = ws.data;

@@ -65,9 +65,9 @@ export interface Listener {
   socket: WebSocket;
 }
 
-/** Opens `ws://{base}{path}` with these headers (Bun's WebSocket takes them) and resolves once open. */
-export async function listen(base: string, path: string, headers: Record<string, string> = {}): Promise<Listener> {
-  const socket = new WebSocket(`ws://${base}${path}`, { headers } as unknown as string[]);
+/** Opens `ws://{base}{path}` with these headers (Bun's WebSocket takes them) and subprotocols, and resolves once open. */
+export async function listen(base: string, path: string, headers: Record<string, string> = {}, protocols?: string[]): Promise<Listener> {
+  const socket = new WebSocket(`ws://${base}${path}`, { headers, protocols } as unknown as string[]);
   const listener: Listener = { events: [], socket };
   socket.onmessage = (e) => listener.events.push(JSON.parse(String(e.data)));
   socket.onclose = (e) => {

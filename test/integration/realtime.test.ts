@@ -26,7 +26,9 @@ beforeAll(async () => {
   });
 });
 
-const listen = (path: string, headers: Record<string, string> = {}) => listenAt(base, path, headers);
+const listen = (path: string, headers: Record<string, string> = {}, protocols?: string[]) => listenAt(base, path, headers, protocols);
+/** What a browser offers: `memory-mesh` and the credential, base64url-encoded, as a second subprotocol. */
+const offer = (kind: "bearer" | "apikey", secret: string) => [`${kind}.${Buffer.from(secret).toString("base64url")}`, "memory-mesh"];
 
 /** The HTTP answer to an upgrade request, to see refusals (a browser only sees "failed"). */
 async function upgradeStatus(path: string, headers: Record<string, string> = {}) {
@@ -97,6 +99,33 @@ describe("WebSocket events across instances", () => {
       const created = await post(token, "q", "hello sockets");
       await eventually("created", () => listener.events.some((e) => e.message.id === created.body.id));
       listener.socket.close();
+    }
+  });
+
+  test("credentials in Sec-WebSocket-Protocol (browsers): bearer. and apikey. entries; the answer selects memory-mesh", async () => {
+    const { token } = await h.account();
+    const key = (await h.json("POST", "/v1/auth/api-keys", { token, body: { name: "ws", scopes: ["read"] } })).body.key;
+    for (const listener of [await listen("/ws/messages/p", {}, offer("bearer", token)), await listen("/ws/messages/p", {}, offer("apikey", key))]) {
+      // Selected even though it was offered second: the entry carrying the credential is never echoed.
+      expect(listener.socket.protocol).toBe("memory-mesh");
+      const created = await post(token, "p", "hello subprotocols");
+      await eventually("created", () => listener.events.some((e) => e.message.id === created.body.id));
+      listener.socket.close();
+    }
+    const answer = await fetch(`http://${base}/ws/messages/p`, {
+      headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-protocol": offer("bearer", token).join(", ") },
+    });
+    expect({ status: answer.status, protocol: answer.headers.get("sec-websocket-protocol") }).toEqual({ status: 101, protocol: "memory-mesh" });
+  });
+
+  test("subprotocol credentials: none, bad, or offered without memory-mesh: 401 (and no subprotocol selected)", async () => {
+    const { token } = await h.account();
+    const bearer = offer("bearer", token)[0];
+    for (const protocols of ["memory-mesh", `memory-mesh, ${offer("bearer", "nope")[0]}`, `memory-mesh, ${offer("apikey", "mm_0000000000000000_xxxxxxxxxxxxxxxxxxxxxxxx")[0]}`, bearer, "memory-mesh, bearer.not+base64url"]) {
+      const res = await fetch(`http://${base}/ws/messages/p`, {
+        headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-protocol": protocols },
+      });
+      expect({ protocols, status: res.status, selected: res.headers.get("sec-websocket-protocol"), code: (await res.json()).code }).toEqual({ protocols, status: 401, selected: null, code: "unauthorized" });
     }
   });
 
