@@ -11,6 +11,7 @@ import { createCors } from "./http/cors";
 import { docs } from "./http/docs";
 import { type ApiMetrics, createApiMetrics, metricsResponse } from "./metrics";
 import { errorToResponse } from "./http/error-response";
+import { explorerRoutes } from "./explorer";
 import { jobRoutes } from "./jobs";
 import { mcpRoutes } from "./mcp";
 import { memoryRoutes } from "./memory";
@@ -135,6 +136,7 @@ export function createApp(deps: Deps, realtime?: Realtime, givenMetrics?: ApiMet
       { detail: { hide: true } },
     )
     .use(docs())
+    .use(explorerRoutes(deps))
     .use(systemRoutes(deps))
     .use(authRoutes(deps))
     .use(messageRoutes(deps))

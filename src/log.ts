@@ -20,21 +20,25 @@ function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** One structured JSON line per event on stdout (errors on stderr). */
-export function createLogger(level: Level | "silent" = "info", base: object = {}): Logger {
+/** Where a log line goes: stdout, errors on stderr. */
+function writeLine(line: string, level: Level): void {
+  if (level === "error") process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+}
+
+/** One structured JSON line per event on stdout (errors on stderr), or given to `sink` (tests read the lines). */
+export function createLogger(level: Level | "silent" = "info", base: object = {}, sink: (line: string, level: Level) => void = writeLine): Logger {
   const min = ORDER[level];
   const write = (lvl: Level, ctx: object | string, msg?: string) => {
     if (ORDER[lvl] < min) return;
     const fields = typeof ctx === "string" ? { msg: ctx } : { ...(redact(ctx) as object), msg };
-    const line = JSON.stringify({ level: lvl, time: new Date().toISOString(), ...base, ...fields });
-    if (lvl === "error") process.stderr.write(`${line}\n`);
-    else process.stdout.write(`${line}\n`);
+    sink(JSON.stringify({ level: lvl, time: new Date().toISOString(), ...base, ...fields }), lvl);
   };
   return {
     debug: (c, m) => write("debug", c, m),
     info: (c, m) => write("info", c, m),
     warn: (c, m) => write("warn", c, m),
     error: (c, m) => write("error", c, m),
-    child: (ctx) => createLogger(level, { ...base, ...(redact(ctx) as object) }),
+    child: (ctx) => createLogger(level, { ...base, ...(redact(ctx) as object) }, sink),
   };
 }

@@ -45,6 +45,8 @@ export interface HarnessOptions {
   worker?: boolean;
   /** run on a Redis Cluster of its own (see startTestCluster) instead of one redis-server */
   cluster?: { masters?: number; replicas?: number };
+  /** receives the app's log lines (at the config's LOG_LEVEL) instead of stdout/stderr */
+  logSink?: (line: string) => void;
 }
 
 export function useHarness(env: TestEnv = {}, options: HarnessOptions = {}): Harness {
@@ -61,7 +63,7 @@ export function useHarness(env: TestEnv = {}, options: HarnessOptions = {}): Har
     stopRedis = redis.stop;
     h.redisUrl = redis.url;
     const config = testConfig(redis.url, cluster ? { REDIS_CLUSTER: "true", ...env } : env);
-    h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL), embedder: options.embedder });
+    h.deps = await createDeps(config, { log: createLogger(config.LOG_LEVEL, {}, options.logSink), embedder: options.embedder });
     if (options.realtime) h.realtime = await createRealtime(h.deps, (revocation) => forgetRevoked(h.deps, revocation));
     h.app = createApp(h.deps, h.realtime);
     if (options.worker) h.worker = startIndexingWorker(h.deps);
