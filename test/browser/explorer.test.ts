@@ -300,6 +300,26 @@ describe.skipIf(Boolean(skipReason))("memory explorer in a browser", () => {
     await context.close();
   });
 
+  test("an API error is shown in words with its request id (a read-only key deleting a message)", async () => {
+    const account = await h.account("readonly");
+    const key = (await h.json("POST", "/v1/auth/api-keys", { token: account.token, body: { name: "read-only", scopes: ["read"] } })).body.key as string;
+    const kept = await store(account.token, "ro", "c1", "You may read this but not delete it.");
+    const { page, context } = await openExplorer();
+    await page.getByLabel("API key", { exact: true }).fill(key);
+    await page.getByRole("button", { name: "Use this key" }).click();
+    await openTenant(page, "ro");
+    await page.locator('[data-conversation="c1"]').click();
+    await message(page, kept.id).getByRole("button", { name: `Delete message ${kept.id}` }).click();
+    const refused = page.waitForResponse((response) => response.url() === `${base}/v1/messages/${kept.id}` && response.request().method() === "DELETE");
+    await page.getByRole("dialog").getByRole("button", { name: "Delete message" }).click();
+    const requestId = (await refused).headers()["x-request-id"];
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe(`Could not delete the message: This API key does not have the "write" scope (403 forbidden)Request id: ${requestId}`);
+    expect(await message(page, kept.id).count()).toBe(1);
+    await context.close();
+  });
+
   test("a narrow window: one column, nothing wider than the screen, keyboard reaches the controls", async () => {
     const account = await h.account("narrow");
     await store(account.token, "phone", "c1", "A message read on a phone.");

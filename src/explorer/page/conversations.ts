@@ -24,12 +24,17 @@ export interface ConversationsView {
   openMessage(conversation: string, messageId: string): Promise<void>;
 }
 
-/** Calls `fn` once, `ms` after the last of a burst of calls (events come in bursts while workers index). */
-export function debounce(fn: () => void, ms: number): () => void {
+/**
+ * Calls `fn` once for a burst of calls, `ms` after the first: events come in bursts while workers
+ * index, and during a long one the page still catches up every `ms`.
+ */
+export function batched(fn: () => void, ms: number): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, ms);
   };
 }
 
@@ -86,7 +91,7 @@ export function conversationsView(tenant: string, countsChanged: () => void): Co
     total = page.total;
     renderList();
   };
-  const listChanged = debounce(() => loadList().catch((error) => showError("Could not list the conversations", error)), 400);
+  const listChanged = batched(() => loadList().catch((error) => showError("Could not list the conversations", error)), 400);
   newer.addEventListener("click", () => {
     offset = Math.max(0, offset - LIST_PAGE);
     loadList().catch((error) => showError("Could not list the conversations", error));

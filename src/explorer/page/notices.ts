@@ -6,7 +6,7 @@ export const noticeArea = h("div", { class: "notices", id: "notices" });
 
 function show(kind: "error" | "info", ...content: (Node | string)[]): void {
   const dismiss = h("button", { type: "button", class: "button quiet", "aria-label": "Dismiss this message" }, "×");
-  const notice = h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, h("div", { class: "notice-text" }, ...content), dismiss);
+  const notice = h("div", { class: `notice ${kind}` }, h("div", { class: "notice-text", role: kind === "error" ? "alert" : "status" }, ...content), dismiss);
   dismiss.addEventListener("click", () => notice.remove());
   fill(noticeArea, notice);
 }

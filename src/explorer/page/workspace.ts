@@ -1,6 +1,6 @@
 import type { TenantSummary } from "../../tenants/model";
 import { download, getJson } from "./api";
-import { type ConversationsView, conversationsView, debounce } from "./conversations";
+import { batched, type ConversationsView, conversationsView } from "./conversations";
 import { count, fill, h, plural } from "./dom";
 import { type LiveState, followTenant } from "./live";
 import { showError, showInfo } from "./notices";
@@ -56,7 +56,7 @@ export function workspace(): { element: HTMLElement; start(): Promise<void>; sto
       getJson<TenantSummary>(`/v1/tenants/${encodeURIComponent(tenant)}`)
         .then(showCounts)
         .catch((error) => showError("Could not read the tenant's counts", error));
-    const countsChanged = debounce(loadCounts, 400);
+    const countsChanged = batched(loadCounts, 400);
 
     const conversations = conversationsView(tenant, countsChanged);
     const panels = {
