@@ -29,10 +29,12 @@ export interface ConversationsView {
  * index, and during a long one the page still catches up every `ms`.
  */
 export function batched(fn: () => void, ms: number): () => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let waiting = false;
   return () => {
-    timer ??= setTimeout(() => {
-      timer = undefined;
+    if (waiting) return;
+    waiting = true;
+    setTimeout(() => {
+      waiting = false;
       fn();
     }, ms);
   };
