@@ -11,7 +11,7 @@ import { createLogger } from "../../src/log";
 import { startIndexingWorker } from "../../src/memory/worker";
 import { createRealtime } from "../../src/realtime/hub";
 import { createLocalEmbedder, type Embedder, EmbedderError } from "../../src/store/embeddings";
-import { testConfig } from "../helpers/app";
+import { eventually, testConfig } from "../helpers/app";
 import { startTestRedis } from "../helpers/redis";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -122,13 +122,11 @@ async function main() {
       for (const [role, content, extra] of seed.messages) await store(seed.tenant, seed.conversation, role, content, extra);
     }
     // A message that can never be embedded, alone in its batch once the rest is indexed.
-    const settled = async (failed: number) => {
-      for (;;) {
+    const settled = (failed: number) =>
+      eventually("every message indexed or failed", async () => {
         const { tenants } = await api("GET", "/v1/tenants", undefined, token);
-        if (tenants.every((t: { pending: number }) => t.pending === 0) && tenants.reduce((n: number, t: { failed: number }) => n + t.failed, 0) === failed) return;
-        await Bun.sleep(100);
-      }
-    };
+        return tenants.every((t: { pending: number }) => t.pending === 0) && tenants.reduce((n: number, t: { failed: number }) => n + t.failed, 0) === failed;
+      }, 60_000);
     await settled(0);
     await store("support-bot", "order-1042", "user", "%PDF-1.7 (invoice-1042.pdf, attached by the chat widget)", { metadata: { channel: "chat", attachment: true } });
     await settled(1);

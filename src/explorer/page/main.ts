@@ -56,6 +56,8 @@ function main(root: HTMLElement): void {
   onSessionChange((session) => {
     if (session) clearNotices();
     show();
+    // The form that had the focus is gone: start from the top of what replaced it.
+    if (session) content.focus();
   });
   show();
 }
