@@ -97,7 +97,7 @@ const message = (page: Page, id: string, status?: string) => page.locator(`[data
 describe.skipIf(Boolean(skipReason))("memory explorer in a browser", () => {
   if (skipReason) process.stderr.write(`[explorer] skipping the browser tests: ${skipReason}\n`);
 
-  test("sign in, a message goes pending then indexed without a reload, found by a paraphrase, opened, deleted; sign out", async () => {
+  test("sign in, a message goes pending then indexed without a reload, found by a paraphrase, opened, deleted, its conversation too; sign out", async () => {
     const account = await h.account("explorer");
     const tenant = "home";
     const budget = await store(account.token, tenant, "c1", "The quarterly budget review moved to Thursday afternoon.");
@@ -151,6 +151,14 @@ describe.skipIf(Boolean(skipReason))("memory explorer in a browser", () => {
     await message(page, puppy.id).waitFor({ state: "detached" });
     expect((await h.request("GET", `/v1/messages/${puppy.id}`, { token: account.token })).status).toBe(404);
     await page.locator(".tenant-stats .pill.indexed", { hasText: "1 indexed" }).waitFor();
+
+    // The whole conversation, after a confirmation too.
+    await page.getByRole("button", { name: "Delete conversation" }).click();
+    await page.getByRole("dialog", { name: "Delete this conversation?" }).getByRole("button", { name: "Delete conversation" }).click();
+    await page.locator('[data-conversation="c1"]').waitFor({ state: "detached" });
+    await page.locator(".pager-state", { hasText: "No conversations" }).waitFor();
+    expect((await h.request("GET", `/v1/conversations/c1?tenant_id=${tenant}`, { token: account.token })).status).toBe(404);
+    expect((await h.request("GET", `/v1/messages/${budget.id}`, { token: account.token })).status).toBe(404);
 
     // Signed out: the refresh token is revoked on the server and nothing is left in the tab.
     const session = JSON.parse((await page.evaluate(`sessionStorage.getItem("${SESSION_KEY}")`)) as string);
