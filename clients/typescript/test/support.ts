@@ -7,6 +7,9 @@ export interface Seen {
   status: number | "lost";
   idempotencyKey: string | null;
   authorization: string | null;
+  /** the answer's Retry-After header */
+  retryAfter: string | null;
+  /** when the answer came (ms since the epoch) */
   at: number;
 }
 
@@ -14,7 +17,7 @@ export interface Seen {
  * A fetch that calls the real one and records every request. `lose(request)` returning true makes it
  * throw the answer away after the server has handled the request (a connection lost on the way back).
  */
-export function recordingFetch(lose: (seen: Omit<Seen, "status" | "at">, index: number) => boolean = () => false) {
+export function recordingFetch(lose: (seen: Omit<Seen, "status" | "at" | "retryAfter">, index: number) => boolean = () => false) {
   const seen: Seen[] = [];
   const fetch: FetchLike = async (url, init) => {
     const headers = new Headers(init.headers);
@@ -27,10 +30,10 @@ export function recordingFetch(lose: (seen: Omit<Seen, "status" | "at">, index: 
     const response = await globalThis.fetch(url, init);
     if (lose(request, seen.length)) {
       await response.body?.cancel();
-      seen.push({ ...request, status: "lost", at: Date.now() });
+      seen.push({ ...request, status: "lost", retryAfter: null, at: Date.now() });
       throw new TypeError("fetch failed: connection reset (dropped by the test)");
     }
-    seen.push({ ...request, status: response.status, at: Date.now() });
+    seen.push({ ...request, status: response.status, retryAfter: response.headers.get("retry-after"), at: Date.now() });
     return response;
   };
   /** `METHOD /path STATUS` of each request, in order */
