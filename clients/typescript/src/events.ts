@@ -30,6 +30,8 @@ export interface EventStreamOptions {
   maxDelayMs?: number;
   /** Called each time a connection opens (`connection` counts from 1). Events sent while none was open are not replayed. */
   onOpen?: (info: { connection: number }) => void;
+  /** Called each time a connection closes or fails to open (with the close code and reason), before the stream reconnects or ends. */
+  onClose?: (info: { code: number; reason: string; opened: boolean }) => void;
 }
 
 interface Closed {
@@ -119,6 +121,7 @@ export class EventStream implements AsyncIterator<MessageEvent, undefined>, Asyn
       const credential = await this.transport.session.credential();
       const closed = await this.connect(credential);
       if (this.finished) return;
+      this.options.onClose?.({ code: closed.code, reason: closed.reason, opened: closed.opened });
       if (closed.opened) failures = 0;
       if (closed.code === 4002) throw this.closedError("api_key_revoked", closed, "API key revoked");
       if (closed.code === 4003) throw this.closedError("account_deleted", closed, "account deleted");
