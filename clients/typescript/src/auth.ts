@@ -8,16 +8,16 @@ export class ApiKeys {
 
   /** A new key; `key` (the secret) is shown only in this answer. */
   create(input: CreateApiKeyInput, options: CallOptions = {}): Promise<NewApiKey> {
-    return this.http.json({ method: "POST", path: "/v1/auth/api-keys", json: input, auth: true, repeatable: false, ...options });
+    return this.http.json({ method: "POST", path: "/v1/auth/api-keys", json: input, auth: true, repeatable: false, signal: options.signal });
   }
 
   list(options: CallOptions = {}): Promise<ApiKeyList> {
-    return this.http.json({ method: "GET", path: "/v1/auth/api-keys", auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: "/v1/auth/api-keys", auth: true, repeatable: true, signal: options.signal });
   }
 
   /** The key stops working at once (its open WebSockets close with 4002). */
   revoke(id: string, options: CallOptions = {}): Promise<void> {
-    return this.http.none({ method: "DELETE", path: `/v1/auth/api-keys/${segment(id)}`, auth: true, repeatable: false, ...options });
+    return this.http.none({ method: "DELETE", path: `/v1/auth/api-keys/${segment(id)}`, auth: true, repeatable: false, signal: options.signal });
   }
 }
 
@@ -33,12 +33,12 @@ export class Auth {
   }
 
   register(input: RegisterInput, options: CallOptions = {}): Promise<User> {
-    return this.http.json({ method: "POST", path: "/v1/auth/register", json: input, auth: false, repeatable: false, ...options });
+    return this.http.json({ method: "POST", path: "/v1/auth/register", json: input, auth: false, repeatable: false, signal: options.signal });
   }
 
   /** Logs in: the client uses these tokens from now on (in place of an API key, if it had one). */
   async login(input: LoginInput, options: CallOptions = {}): Promise<Tokens> {
-    const tokens = await this.http.json<Tokens>({ method: "POST", path: "/v1/auth/login", json: input, auth: false, repeatable: true, ...options });
+    const tokens = await this.http.json<Tokens>({ method: "POST", path: "/v1/auth/login", json: input, auth: false, repeatable: true, signal: options.signal });
     this.session.accept(tokens);
     return tokens;
   }
@@ -55,19 +55,19 @@ export class Auth {
   async logout(options: CallOptions = {}): Promise<void> {
     const refreshToken = this.session.currentRefreshToken;
     if (refreshToken !== undefined) {
-      await this.http.none({ method: "POST", path: "/v1/auth/logout", json: { refresh_token: refreshToken }, auth: false, repeatable: true, ...options });
+      await this.http.none({ method: "POST", path: "/v1/auth/logout", json: { refresh_token: refreshToken }, auth: false, repeatable: true, signal: options.signal });
     }
     this.session.clear();
   }
 
   /** The account the client's credential belongs to. */
   me(options: CallOptions = {}): Promise<User> {
-    return this.http.json({ method: "GET", path: "/v1/auth/me", auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: "/v1/auth/me", auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Deletes the account with all its data (needs the user's access token and password); the client forgets its tokens. */
   async deleteAccount(input: DeleteAccountInput, options: CallOptions = {}): Promise<void> {
-    await this.http.none({ method: "DELETE", path: "/v1/auth/me", json: input, auth: true, repeatable: false, ...options });
+    await this.http.none({ method: "DELETE", path: "/v1/auth/me", json: input, auth: true, repeatable: false, signal: options.signal });
     this.session.clear();
   }
 

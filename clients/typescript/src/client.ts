@@ -76,12 +76,12 @@ export class MemoryMeshClient {
 
   /** Searches a tenant's indexed messages (POST /v1/memory/search: the GET form takes the same fields). */
   search(request: SearchRequest, options: CallOptions = {}): Promise<SearchResponse> {
-    return this.http.json({ method: "POST", path: "/v1/memory/search", json: request, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "POST", path: "/v1/memory/search", json: request, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Queues a tenant's `failed` (default), `pending` or `all` messages for indexing again. */
   reindex(input: ReindexInput, options: CallOptions = {}): Promise<ReindexResponse> {
-    return this.http.json({ method: "POST", path: "/v1/memory/reindex", json: input, auth: true, repeatable: false, ...options });
+    return this.http.json({ method: "POST", path: "/v1/memory/reindex", json: input, auth: true, repeatable: false, signal: options.signal });
   }
 
   /**

@@ -7,26 +7,26 @@ export class Conversations {
 
   /** Creates the conversation or sets its title and metadata. */
   upsert(input: UpsertConversationInput, options: CallOptions = {}): Promise<Conversation> {
-    return this.http.json({ method: "POST", path: "/v1/conversations", json: input, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "POST", path: "/v1/conversations", json: input, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** `tenant_id` is needed when the id exists in several tenants (409 `ambiguous_conversation` otherwise). */
   get(conversationId: string, query: ConversationQuery = {}, options: CallOptions = {}): Promise<Conversation> {
-    return this.http.json({ method: "GET", path: `/v1/conversations/${segment(conversationId)}`, query, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/conversations/${segment(conversationId)}`, query, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** A tenant's conversations, newest activity first (`limit`, `offset`; `total` counts them all). */
   list(query: ListConversationsQuery, options: CallOptions = {}): Promise<ConversationList> {
-    return this.http.json({ method: "GET", path: "/v1/conversations", query, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: "/v1/conversations", query, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** The conversation's messages, oldest first (`limit`, `offset`). */
   history(conversationId: string, query: HistoryQuery = {}, options: CallOptions = {}): Promise<ConversationHistory> {
-    return this.http.json({ method: "GET", path: `/v1/conversations/${segment(conversationId)}/messages`, query, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/conversations/${segment(conversationId)}/messages`, query, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Deletes the conversation with its messages and their vectors. */
   delete(conversationId: string, query: ConversationQuery = {}, options: CallOptions = {}): Promise<void> {
-    return this.http.none({ method: "DELETE", path: `/v1/conversations/${segment(conversationId)}`, query, auth: true, repeatable: false, ...options });
+    return this.http.none({ method: "DELETE", path: `/v1/conversations/${segment(conversationId)}`, query, auth: true, repeatable: false, signal: options.signal });
   }
 }

@@ -8,7 +8,7 @@ export class Jobs {
   constructor(private readonly http: Transport) {}
 
   get(id: string, options: CallOptions = {}): Promise<DataJob> {
-    return this.http.json({ method: "GET", path: `/v1/jobs/${segment(id)}`, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/jobs/${segment(id)}`, auth: true, repeatable: true, signal: options.signal });
   }
 
   /**

@@ -51,12 +51,12 @@ export class Messages {
   }
 
   get(id: string, options: CallOptions = {}): Promise<Message> {
-    return this.http.json({ method: "GET", path: `/v1/messages/${segment(id)}`, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/messages/${segment(id)}`, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** One page of a tenant's (or a conversation's) messages; pass `next_cursor` as `cursor` for the next. */
   list(query: ListMessagesQuery, options: CallOptions = {}): Promise<MessagePage> {
-    return this.http.json({ method: "GET", path: "/v1/messages", query, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: "/v1/messages", query, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Every page, from `query.cursor` (or the start) to the end. */
@@ -76,16 +76,16 @@ export class Messages {
 
   /** Updates the fields given; new `content` is embedded again (`pending` until `message.indexed`). */
   update(id: string, update: MessageUpdate, options: CallOptions = {}): Promise<Message> {
-    return this.http.json({ method: "PATCH", path: `/v1/messages/${segment(id)}`, json: update, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "PATCH", path: `/v1/messages/${segment(id)}`, json: update, auth: true, repeatable: true, signal: options.signal });
   }
 
   delete(id: string, options: CallOptions = {}): Promise<void> {
-    return this.http.none({ method: "DELETE", path: `/v1/messages/${segment(id)}`, auth: true, repeatable: false, ...options });
+    return this.http.none({ method: "DELETE", path: `/v1/messages/${segment(id)}`, auth: true, repeatable: false, signal: options.signal });
   }
 
   /** Starts a job deleting the tenant's messages that match every filter given (see jobs.waitForJob). */
   deleteByFilter(filter: DeleteFilter, options: CallOptions = {}): Promise<DataJob> {
-    return this.http.json({ method: "POST", path: "/v1/messages/delete", json: filter, auth: true, repeatable: false, ...options });
+    return this.http.json({ method: "POST", path: "/v1/messages/delete", json: filter, auth: true, repeatable: false, signal: options.signal });
   }
 
   /**

@@ -75,9 +75,9 @@ export class Session {
     return this.refreshToken;
   }
 
-  /** The credential to send now; logs in first when only email and password are known. */
+  /** The credential to send now; without an access token, gets one first (refresh token, or email and password). */
   async credential(): Promise<Credential> {
-    if (this.accessToken === undefined && this.apiKey === undefined && this.canLogin()) await this.renew(undefined);
+    if (this.accessToken === undefined && this.apiKey === undefined && (this.refreshToken !== undefined || this.canLogin())) await this.refresh();
     if (this.accessToken !== undefined) {
       return { header: { name: "authorization", value: `Bearer ${this.accessToken}` }, query: { name: "token", value: this.accessToken } };
     }

@@ -14,7 +14,7 @@ export class Tenants {
 
   /** One page of your tenants (an API key sees those it may use); pass `next_cursor` as `cursor` for the next. */
   list(query: ListTenantsQuery = {}, options: CallOptions = {}): Promise<TenantList> {
-    return this.http.json({ method: "GET", path: "/v1/tenants", query, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: "/v1/tenants", query, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Every tenant, page after page. */
@@ -29,21 +29,21 @@ export class Tenants {
 
   /** A tenant's counts: when `pending` is 0, everything sent to it is searchable (or failed). */
   get(tenantId: string, options: CallOptions = {}): Promise<Tenant> {
-    return this.http.json({ method: "GET", path: `/v1/tenants/${segment(tenantId)}`, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/tenants/${segment(tenantId)}`, auth: true, repeatable: true, signal: options.signal });
   }
 
   getPolicy(tenantId: string, options: CallOptions = {}): Promise<TenantPolicy> {
-    return this.http.json({ method: "GET", path: `/v1/tenants/${segment(tenantId)}/policy`, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "GET", path: `/v1/tenants/${segment(tenantId)}/policy`, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** `retention_days: null` removes the policy. */
   setPolicy(tenantId: string, policy: PolicyInput, options: CallOptions = {}): Promise<TenantPolicy> {
-    return this.http.json({ method: "PUT", path: `/v1/tenants/${segment(tenantId)}/policy`, json: policy, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "PUT", path: `/v1/tenants/${segment(tenantId)}/policy`, json: policy, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** Starts a job erasing every message, conversation, vector and policy of the tenant (idempotent; see jobs.waitForJob). */
   erase(tenantId: string, options: CallOptions = {}): Promise<DataJob> {
-    return this.http.json({ method: "DELETE", path: `/v1/tenants/${segment(tenantId)}`, auth: true, repeatable: true, ...options });
+    return this.http.json({ method: "DELETE", path: `/v1/tenants/${segment(tenantId)}`, auth: true, repeatable: true, signal: options.signal });
   }
 
   /** The tenant's export as the server streams it (NDJSON bytes), e.g. to save to a file or to import elsewhere as it is. */
@@ -81,7 +81,7 @@ export class Tenants {
       body: { ...body, contentType: "application/x-ndjson" },
       auth: true,
       repeatable: body.replayable,
-      ...options,
+      signal: options.signal,
     });
   }
 }

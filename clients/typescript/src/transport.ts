@@ -7,7 +7,7 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export interface RetryOptions {
   /** Attempts in all, the first included (default 4). 1 = never retry. */
   maxAttempts?: number;
-  /** First delay after a 503 or a lost connection, in ms (default 250); doubles each attempt, with full jitter. */
+  /** First delay after a 503 or a lost connection (calls safe to repeat), in ms (default 250); doubles each attempt, with full jitter. */
   baseDelayMs?: number;
   /** Longest such delay, in ms (default 8000). */
   maxDelayMs?: number;
@@ -45,8 +45,9 @@ export const segment = (value: string): string => encodeURIComponent(value);
 /**
  * Sends requests: credentials, one renewal on a 401, retries, errors as MemoryMeshError.
  *
- * Retries: a 429 waits its `Retry-After`; a 503 (and, for a repeatable call, a connection lost
- * before any answer) waits an exponential backoff with full jitter; at most `maxAttempts` in all.
+ * Retries: a 429 waits its `Retry-After` (the server did nothing); a 503 and a connection lost
+ * before any answer wait an exponential backoff with full jitter, for calls safe to repeat (reads,
+ * writes with an idempotency key: the server may have done the work); at most `maxAttempts` in all.
  * Any other 4xx is the caller's to handle and is never retried. A 401 renews the credential once
  * (refresh token, or login again) and is not counted as an attempt; a second 401 is reported.
  */
@@ -100,10 +101,12 @@ export class Transport {
       }
       if (!this.canRepeat(call, attempt)) throw error;
       if (response.status === 429) {
+        // Refused before any work: any call may wait and go again.
         const waitMs = (retryAfterSeconds(response) ?? 1) * 1000;
         if (waitMs > this.retry.maxRetryAfterMs) throw error;
         await sleep(waitMs, call.signal);
-      } else if (response.status === 503) {
+      } else if (response.status === 503 && call.repeatable) {
+        // A 503 may come after the work was done (`not_replicated`: stored, not yet on a replica).
         await sleep(this.backoff(attempt), call.signal);
       } else {
         throw error;

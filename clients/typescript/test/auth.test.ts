@@ -80,6 +80,14 @@ describe("accounts and tokens", () => {
     expect(reported[0].refresh_token).not.toBe(account.refresh);
   });
 
+  test("given only a refresh token, the client gets an access token before its first call", async () => {
+    const account = await h.account("refresh-only");
+    const recorder = recordingFetch();
+    const client = new MemoryMeshClient({ baseUrl: base, refreshToken: account.refresh, fetch: recorder.fetch });
+    expect((await client.auth.me()).email).toBe(account.email);
+    expect(recorder.lines()).toEqual(["POST /v1/auth/refresh 200", "GET /v1/auth/me 200"]);
+  });
+
   test("concurrent calls meeting a 401 share one refresh", async () => {
     const { client, account, lines } = await withTokens();
     client.auth.setTokens({ accessToken: `${account.token}x`, refreshToken: account.refresh });

@@ -98,6 +98,11 @@ describe("503: exponential backoff", () => {
     expect(short.lines()).toEqual(["POST /v1/messages 503", "POST /v1/messages 503", "POST /v1/messages 503"]);
     expect(new Set(short.seen.map((s) => s.idempotencyKey)).size).toBe(1);
 
+    // Without an idempotency key a 503 is not retried: the message was stored, a repeat would store it twice.
+    const unkeyed = await failure(short.client.messages.store({ tenant_id: "app", conversation_id: "c", role: "user", content: "no key" }, { idempotencyKey: null }));
+    expect({ status: unkeyed.status, code: unkeyed.code }).toEqual({ status: 503, code: "not_replicated" });
+    expect(short.lines().slice(3)).toEqual(["POST /v1/messages 503"]);
+
     // The first 503 of this call attaches a replica; the call retries until WAIT is answered by it.
     // (The master sends its first copy at once, not after the default 5 s wait for more replicas.)
     await h.deps.redis.config("SET", "repl-diskless-sync-delay", "0");
