@@ -117,7 +117,13 @@ export class Transport {
 
   async json<T>(call: Call): Promise<T> {
     const response = await this.send(call);
-    return (await response.json()) as T;
+    try {
+      return (await response.json()) as T;
+    } catch (error) {
+      if (call.signal?.aborted) throw call.signal.reason ?? error;
+      const requestId = response.headers.get("x-request-id") ?? undefined;
+      throw new MemoryMeshError({ status: response.status, code: "invalid_response", message: `${call.method} ${call.path}: the answer is not JSON`, requestId, cause: error });
+    }
   }
 
   async none(call: Call): Promise<void> {
