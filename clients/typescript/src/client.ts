@@ -7,6 +7,7 @@ import { Session } from "./session.js";
 import { Tenants } from "./tenants.js";
 import { type CallOptions, type FetchLike, type RetryOptions, Transport } from "./transport.js";
 import type { ReindexInput, ReindexResponse, SearchRequest, SearchResponse, Tokens } from "./types.js";
+import { Webhooks } from "./webhooks.js";
 
 export interface ClientOptions {
   /** Where the API is, e.g. `https://memory.example.com` (no `/v1`). */
@@ -45,6 +46,7 @@ export class MemoryMeshClient {
   readonly conversations: Conversations;
   readonly tenants: Tenants;
   readonly jobs: Jobs;
+  readonly webhooks: Webhooks;
   private readonly http: Transport;
   private readonly openSocket: WebSocketFactory;
   private readonly socketCredentials: SocketCredentials;
@@ -63,6 +65,7 @@ export class MemoryMeshClient {
     this.conversations = new Conversations(this.http);
     this.tenants = new Tenants(this.http);
     this.jobs = new Jobs(this.http);
+    this.webhooks = new Webhooks(this.http);
     this.openSocket = options.webSocket ?? platformWebSocket;
     this.socketCredentials = options.socketCredentials ?? "query";
   }

@@ -11,3 +11,4 @@ export { type ExportOptions, Tenants } from "./tenants.js";
 export type { CallOptions, FetchLike, RetryOptions } from "./transport.js";
 export type * from "./types.js";
 export type { WaitOptions } from "./waiting.js";
+export { Webhooks } from "./webhooks.js";

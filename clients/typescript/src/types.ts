@@ -66,6 +66,17 @@ export type ImportReport = Answer<"importTenant", 200>;
 export type DataJob = Answer<"getJob", 200>;
 export type JobStatus = DataJob["status"];
 
+export type Webhook = Answer<"getWebhook", 200>;
+export type NewWebhook = Answer<"createWebhook", 201>;
+export type WebhookList = Answer<"listWebhooks", 200>;
+export type WebhookInput = JsonBody<"createWebhook">;
+export type WebhookUpdate = JsonBody<"updateWebhook">;
+export type WebhookEventType = WebhookInput["events"][number];
+export type RotatedSecret = Answer<"rotateWebhookSecret", 200>;
+export type WebhookDelivery = Answer<"testWebhook", 202>;
+export type DeliveryList = Answer<"listWebhookDeliveries", 200>;
+export type ListDeliveriesQuery = Query<"listWebhookDeliveries">;
+
 /**
  * A WebSocket event. `reason` is sent with `message.deleted` only: the document gives the field a
  * default, which openapi-typescript reads as "always present", so it is made optional here.

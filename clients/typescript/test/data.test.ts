@@ -1,13 +1,15 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eventually, useHarness } from "../../../test/helpers/app";
+import { startReceiver } from "../../../test/helpers/receiver";
 import { type ExportLine, type ImportLine, MemoryMeshClient, MemoryMeshError, type MessageInput } from "../src/index";
 import { listen, recordingFetch } from "./support";
 
 /**
- * Every data endpoint the client wraps (messages, conversations, search, reindex, tenants, jobs)
- * against the real server on a real port, with the real model and a real worker.
+ * Every data endpoint the client wraps (messages, conversations, search, reindex, tenants, jobs,
+ * webhooks) against the real server on a real port, with the real model and a real worker.
+ * WEBHOOK_ALLOW_PRIVATE: the test's webhook receiver listens on loopback.
  */
-const h = useHarness({ EMBED_BATCH_WAIT_MS: "20" }, { worker: true, realtime: true });
+const h = useHarness({ EMBED_BATCH_WAIT_MS: "20", WEBHOOK_ALLOW_PRIVATE: "true" }, { worker: true, realtime: true });
 let base = "";
 
 beforeAll(() => {
@@ -278,5 +280,61 @@ describe("tenants", () => {
     let seen = 0;
     for await (const _line of client.tenants.export("src")) if (++seen === 1) break;
     expect(seen).toBe(1);
+  });
+});
+
+describe("webhooks", () => {
+  test("create (secret shown once), list, get, update, test, deliveries (pages), retry a delivery, rotate the secret, delete", async () => {
+    const { client } = await newClient();
+    const receiver = startReceiver();
+    h.cleanup(() => receiver.stop());
+    const created = await client.webhooks.create({ url: receiver.url, events: ["message.indexed"], description: "search sync" });
+    const { secret, ...webhook } = created;
+    expect(created).toEqual({
+      id: expect.any(String),
+      url: receiver.url,
+      events: ["message.indexed"],
+      tenant_ids: null,
+      enabled: true,
+      description: "search sync",
+      disabled_reason: null,
+      consecutive_failures: 0,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      secret: expect.stringMatching(/^whsec_/),
+    });
+    expect(await client.webhooks.list()).toEqual({ webhooks: [webhook] });
+    expect(await client.webhooks.get(webhook.id)).toEqual(webhook);
+    const updated = await client.webhooks.update(webhook.id, { events: ["message.indexed", "message.deleted"], tenant_ids: ["app"] });
+    expect({ events: updated.events, tenant_ids: updated.tenant_ids }).toEqual({ events: ["message.indexed", "message.deleted"], tenant_ids: ["app"] });
+
+    const probe = await client.webhooks.test(webhook.id);
+    expect({ event_type: probe.event_type, status: probe.status }).toEqual({ event_type: "webhook.test", status: "pending" });
+    const stored = await client.messages.store(input("delivered to the webhook"));
+    await eventually("both delivered", () => receiver.received.some((r) => r.type === "webhook.test") && receiver.received.some((r) => r.type === "message.indexed"));
+    await eventually("both logged as succeeded", async () => {
+      const { deliveries } = await client.webhooks.deliveries(webhook.id);
+      return deliveries.length === 2 && deliveries.every((d) => d.status === "succeeded");
+    });
+    const firstPage = await client.webhooks.deliveries(webhook.id, { limit: 1 });
+    expect({ count: firstPage.deliveries.length, more: typeof firstPage.next_cursor }).toEqual({ count: 1, more: "string" });
+    const all = await collect(client.webhooks.allDeliveries(webhook.id, { limit: 1 }));
+    expect(all.map((d) => [d.event_type, d.status, d.response_status])).toEqual([
+      ["message.indexed", "succeeded", 204],
+      ["webhook.test", "succeeded", 204],
+    ]);
+    expect(receiver.received.find((r) => r.type === "message.indexed")?.data.message.id).toBe(stored.id);
+
+    const again = await client.webhooks.retryDelivery(webhook.id, probe.id);
+    expect({ id: again.id, status: again.status }).toEqual({ id: probe.id, status: "pending" });
+    await eventually("delivered again, same webhook-id", () => receiver.received.filter((r) => r.id === probe.id).length === 2);
+
+    const rotated = await client.webhooks.rotateSecret(webhook.id);
+    expect(rotated).toEqual({ secret: expect.stringMatching(/^whsec_/), previous_valid_until: expect.any(String) });
+    expect(rotated.secret).not.toBe(secret);
+
+    await client.webhooks.delete(webhook.id);
+    expect((await failure(client.webhooks.get(webhook.id))).status).toBe(404);
+    expect(await client.webhooks.list()).toEqual({ webhooks: [] });
   });
 });

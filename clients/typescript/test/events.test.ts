@@ -79,7 +79,14 @@ describe("events", () => {
       ["message.created", stored.id],
       ["message.indexed", stored.id],
     ]);
-    expect(seen[1]).toEqual({ type: "message.indexed", tenant_id: "app", conversation_id: "chat", message: { ...stored, status: "indexed", indexed_at: expect.any(String) }, ts: expect.any(String) });
+    expect(seen[1]).toEqual({
+      id: expect.stringMatching(/^evt_/),
+      type: "message.indexed",
+      tenant_id: "app",
+      conversation_id: "chat",
+      message: { ...stored, status: "indexed", indexed_at: expect.any(String) },
+      ts: expect.any(String),
+    });
     await eventually("the socket closed", () => h.realtime?.connections === 0);
   });
 

@@ -142,6 +142,7 @@ export type Checks = [
   NotAny<Returned<MemoryMeshClient["tenants"]["get"]>>,
   NotAny<Returned<MemoryMeshClient["conversations"]["history"]>>,
   NotAny<Returned<MemoryMeshClient["auth"]["apiKeys"]["create"]>>,
+  NotAny<Returned<MemoryMeshClient["webhooks"]["create"]>>,
   NotAny<MemoryMeshError["details"]>,
 ];
 
@@ -180,6 +181,8 @@ export async function misuses(client: MemoryMeshClient) {
   const score: number = (await client.messages.get("m")).score;
   // @ts-expect-error mode is hybrid, semantic or keyword
   await client.search({ tenant_id: "t", query: "q", mode: "fuzzy" });
+  // @ts-expect-error webhooks subscribe to known event types
+  await client.webhooks.create({ url: "https://example.com/hook", events: ["message.exploded"] });
   return score;
 }
 `;
