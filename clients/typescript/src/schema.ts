@@ -793,10 +793,9 @@ export interface components {
             message: components["schemas"]["Message"];
             /**
              * @description Why a message was deleted: `deleted` (DELETE /v1/messages/{id}), `conversation_deleted`, `filter` (a delete-by-filter job), `expired` (its ttl_seconds / expires_at), `retention` (its tenant's retention policy), `tenant_erased`
-             * @default deleted
              * @enum {string}
              */
-            reason: "deleted" | "conversation_deleted" | "filter" | "expired" | "retention" | "tenant_erased";
+            reason?: "deleted" | "conversation_deleted" | "filter" | "expired" | "retention" | "tenant_erased";
             /** Format: date-time */
             ts: string;
         };
