@@ -296,6 +296,8 @@ class EventStream:
         self._loop = loop
         try:
             loop.run_until_complete(self._pump(ready))
+            loop.run_until_complete(self._finish())
+            loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
 
@@ -312,6 +314,17 @@ class EventStream:
             self._queue.put(("end", None))
         except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
             self._queue.put(("error", error))
+
+    def _close_soon(self) -> None:
+        asyncio.ensure_future(self._stream.aclose())
+
+    async def _finish(self) -> None:
+        """As asyncio.run does: what is left (websockets closing its connection) ends before the loop."""
+        await self._stream.aclose()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def get(self, timeout: Optional[float] = None) -> Optional[MessageEvent]:
         """The next event; None after ``timeout`` seconds without one. Raises what stopped the stream."""
@@ -343,8 +356,8 @@ class EventStream:
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and thread.is_alive():
             try:
-                asyncio.run_coroutine_threadsafe(self._stream.aclose(), loop).result(timeout=10)
-            except Exception:  # noqa: BLE001 - the loop already ended, or the close timed out
+                loop.call_soon_threadsafe(self._close_soon)
+            except RuntimeError:  # the loop already ended by itself
                 pass
             thread.join(timeout=10)
 
