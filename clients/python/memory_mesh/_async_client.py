@@ -190,7 +190,7 @@ class AsyncMemoryMesh:
                 return response
             await response.aread()
             await response.aclose()
-            if response.status_code == 401 and call.auth and not recovered and await self._recover(used):
+            if response.status_code == 401 and call.auth and not recovered and call.replayable and await self._recover(used):
                 recovered = True
                 attempt -= 1
                 continue

@@ -190,7 +190,7 @@ class MemoryMesh:
                 return response
             response.read()
             response.close()
-            if response.status_code == 401 and call.auth and not recovered and self._recover(used):
+            if response.status_code == 401 and call.auth and not recovered and call.replayable and self._recover(used):
                 recovered = True
                 attempt -= 1
                 continue

@@ -232,8 +232,7 @@ class AsyncEventStream:
         if code == CLOSE_EXPIRED:
             if self._used is None or not await self._auth.recover(self._used):
                 raise MemoryMeshError("event stream closed: the credential expired and cannot be refreshed", code="credential_expired", details=details)
-            log.info("memory-mesh events: access token refreshed after 4001; reconnecting")
-            return
+            log.info("memory-mesh events: access token refreshed after 4001")
         await self._wait_before_retry(f"closed {code} {reason}".strip())
 
 
