@@ -13,7 +13,8 @@ import { useHarness } from "../helpers/app";
  * python3-setuptools for the install, python3-mypy for the type check); what is missing is
  * skipped with a reason on stderr.
  */
-const h = useHarness({ EMBED_BATCH_WAIT_MS: "20" }, { worker: true, realtime: true });
+// WEBHOOK_ALLOW_PRIVATE: the suites' webhook receiver listens on 127.0.0.1.
+const h = useHarness({ EMBED_BATCH_WAIT_MS: "20", WEBHOOK_ALLOW_PRIVATE: "true" }, { worker: true, realtime: true });
 // A second API with a tiny rate limit: its 429s carry a Retry-After of a second or two.
 const limited = useHarness({ RATE_LIMIT_REQUESTS: "3", RATE_LIMIT_WINDOW_S: "2" });
 
@@ -74,12 +75,13 @@ function testWith(reason: string | undefined, name: string, fn: () => Promise<vo
 }
 
 const SUITES: [module: string, what: string][] = [
-  ["test_unit", "retry decisions, idempotency keys, error bodies, models, NDJSON bodies, wait helpers (scripted answers)"],
+  ["test_unit", "retry decisions, idempotency keys, error bodies, models, NDJSON bodies, wait helpers, webhook signatures (no server)"],
   ["test_auth", "register, login, refresh on 401 (once, even for concurrent calls), logout, API keys, delete account"],
   ["test_messages", "store, batch, get, list + cursors, update, delete, delete by filter, conversations, search, reindex"],
   ["test_tenants", "tenants, retention policy, streamed export, import from lines / files / gzip, erase"],
   ["test_resilience", "429 retried after Retry-After; a write whose answer was lost is sent again and stored once"],
   ["test_events", "event streams: async and sync, until message.indexed; reconnect after drop, 1001, 4001; 4002 and 4003 end them"],
+  ["test_webhooks", "webhook endpoints, deliveries checked with verify_webhook, secret rotation, test events, delivery log, retry"],
 ];
 
 /** Operations the client reaches another way, with the reason. */

@@ -10,6 +10,7 @@ from ._core import UNSET, RetryPolicy, __version__
 from ._sync_client import MemoryMesh
 from .errors import MemoryMeshError
 from .events import AsyncEventStream, EventStream
+from .webhooks import sign_webhook, verify_webhook
 from .models import (
     ApiKey,
     ContextMessage,
@@ -17,7 +18,10 @@ from .models import (
     ConversationHistory,
     ConversationPage,
     CreatedApiKey,
+    CreatedWebhook,
     DeletionReason,
+    DeliveryPage,
+    DeliveryStatus,
     EventType,
     Health,
     ImportLineError,
@@ -42,6 +46,7 @@ from .models import (
     SearchExplain,
     SearchMode,
     SearchResult,
+    SecretRotation,
     SemanticScore,
     SignalScore,
     TenantPage,
@@ -49,6 +54,9 @@ from .models import (
     TimeLike,
     TokenPair,
     User,
+    Webhook,
+    WebhookDelivery,
+    WebhookEventType,
 )
 
 __all__ = [
@@ -60,7 +68,10 @@ __all__ = [
     "ConversationHistory",
     "ConversationPage",
     "CreatedApiKey",
+    "CreatedWebhook",
     "DeletionReason",
+    "DeliveryPage",
+    "DeliveryStatus",
     "EventStream",
     "EventType",
     "Health",
@@ -89,6 +100,7 @@ __all__ = [
     "SearchExplain",
     "SearchMode",
     "SearchResult",
+    "SecretRotation",
     "SemanticScore",
     "SignalScore",
     "TenantPage",
@@ -97,5 +109,10 @@ __all__ = [
     "TokenPair",
     "UNSET",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEventType",
     "__version__",
+    "sign_webhook",
+    "verify_webhook",
 ]

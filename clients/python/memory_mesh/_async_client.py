@@ -36,6 +36,8 @@ from .models import (
     ConversationHistory,
     ConversationPage,
     CreatedApiKey,
+    CreatedWebhook,
+    DeliveryPage,
     Health,
     ImportReport,
     Job,
@@ -52,11 +54,15 @@ from .models import (
     Scope,
     SearchMode,
     SearchResult,
+    SecretRotation,
     TenantPage,
     TenantSummary,
     TimeLike,
     TokenPair,
     User,
+    Webhook,
+    WebhookDelivery,
+    WebhookEventType,
     from_json,
 )
 
@@ -671,6 +677,86 @@ class AsyncMemoryMesh:
             if left <= 0:
                 raise MemoryMeshError(f"job {job_id} still {current.status} after {timeout}s", code="timeout", details={"id": job_id, "status": current.status})
             await sleep(min(poll_interval, left))
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def create_webhook(
+        self,
+        url: str,
+        events: Sequence[WebhookEventType],
+        *,
+        tenant_ids: Optional[Sequence[str]] = None,
+        enabled: Optional[bool] = None,
+        description: Optional[str] = None,
+    ) -> CreatedWebhook:
+        """Creates a webhook endpoint; its signing ``secret`` is in this answer only (see :func:`verify_webhook`)."""
+        body = compact({"url": url, "events": list(events), "tenant_ids": list(tenant_ids) if tenant_ids is not None else None, "enabled": enabled, "description": description})
+        return await self._model(CreatedWebhook, Call("POST", "/v1/webhooks", json=body))
+
+    async def list_webhooks(self) -> List[Webhook]:
+        """Your webhook endpoints (no secrets)."""
+        data = await self._json(Call("GET", "/v1/webhooks", resend=True))
+        return [from_json(Webhook, w) for w in data["webhooks"]]
+
+    async def get_webhook(self, webhook_id: str) -> Webhook:
+        """One webhook endpoint (``disabled_reason`` says why the server disabled it)."""
+        return await self._model(Webhook, Call("GET", f"/v1/webhooks/{segment(webhook_id)}", resend=True))
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: Union[str, Unset] = UNSET,
+        events: Union[Sequence[WebhookEventType], Unset] = UNSET,
+        tenant_ids: Union[Sequence[str], None, Unset] = UNSET,
+        enabled: Union[bool, Unset] = UNSET,
+        description: Union[str, Unset] = UNSET,
+    ) -> Webhook:
+        """Changes only the fields given (``tenant_ids=None``: every tenant); ``enabled=True`` also clears ``disabled_reason``."""
+        body: Dict[str, Any] = {}
+        if url is not UNSET:
+            body["url"] = url
+        if events is not UNSET:
+            body["events"] = list(events)
+        if tenant_ids is not UNSET:
+            body["tenant_ids"] = list(tenant_ids) if tenant_ids is not None else None
+        if enabled is not UNSET:
+            body["enabled"] = enabled
+        if description is not UNSET:
+            body["description"] = description
+        return await self._model(Webhook, Call("PATCH", f"/v1/webhooks/{segment(webhook_id)}", json=body, resend=True))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Deletes a webhook endpoint and its delivery log."""
+        await self._send(Call("DELETE", f"/v1/webhooks/{segment(webhook_id)}", resend=True))
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> SecretRotation:
+        """A new signing secret; the previous one stays valid until ``previous_valid_until`` (both signatures are sent)."""
+        return await self._model(SecretRotation, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/rotate-secret"))
+
+    async def test_webhook(self, webhook_id: str) -> WebhookDelivery:
+        """Sends a ``webhook.test`` event to this endpoint; answers its delivery."""
+        return await self._model(WebhookDelivery, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/test"))
+
+    async def list_webhook_deliveries(self, webhook_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> DeliveryPage:
+        """One page of an endpoint's deliveries, newest first: status, attempts, last answer, latency."""
+        params = compact({"limit": limit, "cursor": cursor})
+        return await self._model(DeliveryPage, Call("GET", f"/v1/webhooks/{segment(webhook_id)}/deliveries", params=params, resend=True))
+
+    async def iter_webhook_deliveries(self, webhook_id: str, *, page_size: Optional[int] = None) -> AsyncIterator[WebhookDelivery]:
+        """Every delivery of an endpoint, newest first, page after page."""
+        cursor: Optional[str] = None
+        while True:
+            page = await self.list_webhook_deliveries(webhook_id, limit=page_size, cursor=cursor)
+            for delivery in page.deliveries:
+                yield delivery
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def retry_webhook_delivery(self, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+        """Delivers an event again (same ``webhook-id``), with a new round of attempts."""
+        return await self._model(WebhookDelivery, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/deliveries/{segment(delivery_id)}/retry"))
 
     # ------------------------------------------------------------------ events
 

@@ -36,6 +36,8 @@ from .models import (
     ConversationHistory,
     ConversationPage,
     CreatedApiKey,
+    CreatedWebhook,
+    DeliveryPage,
     Health,
     ImportReport,
     Job,
@@ -52,11 +54,15 @@ from .models import (
     Scope,
     SearchMode,
     SearchResult,
+    SecretRotation,
     TenantPage,
     TenantSummary,
     TimeLike,
     TokenPair,
     User,
+    Webhook,
+    WebhookDelivery,
+    WebhookEventType,
     from_json,
 )
 
@@ -671,6 +677,86 @@ class MemoryMesh:
             if left <= 0:
                 raise MemoryMeshError(f"job {job_id} still {current.status} after {timeout}s", code="timeout", details={"id": job_id, "status": current.status})
             sleep(min(poll_interval, left))
+
+    # ------------------------------------------------------------------ webhooks
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Sequence[WebhookEventType],
+        *,
+        tenant_ids: Optional[Sequence[str]] = None,
+        enabled: Optional[bool] = None,
+        description: Optional[str] = None,
+    ) -> CreatedWebhook:
+        """Creates a webhook endpoint; its signing ``secret`` is in this answer only (see :func:`verify_webhook`)."""
+        body = compact({"url": url, "events": list(events), "tenant_ids": list(tenant_ids) if tenant_ids is not None else None, "enabled": enabled, "description": description})
+        return self._model(CreatedWebhook, Call("POST", "/v1/webhooks", json=body))
+
+    def list_webhooks(self) -> List[Webhook]:
+        """Your webhook endpoints (no secrets)."""
+        data = self._json(Call("GET", "/v1/webhooks", resend=True))
+        return [from_json(Webhook, w) for w in data["webhooks"]]
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """One webhook endpoint (``disabled_reason`` says why the server disabled it)."""
+        return self._model(Webhook, Call("GET", f"/v1/webhooks/{segment(webhook_id)}", resend=True))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: Union[str, Unset] = UNSET,
+        events: Union[Sequence[WebhookEventType], Unset] = UNSET,
+        tenant_ids: Union[Sequence[str], None, Unset] = UNSET,
+        enabled: Union[bool, Unset] = UNSET,
+        description: Union[str, Unset] = UNSET,
+    ) -> Webhook:
+        """Changes only the fields given (``tenant_ids=None``: every tenant); ``enabled=True`` also clears ``disabled_reason``."""
+        body: Dict[str, Any] = {}
+        if url is not UNSET:
+            body["url"] = url
+        if events is not UNSET:
+            body["events"] = list(events)
+        if tenant_ids is not UNSET:
+            body["tenant_ids"] = list(tenant_ids) if tenant_ids is not None else None
+        if enabled is not UNSET:
+            body["enabled"] = enabled
+        if description is not UNSET:
+            body["description"] = description
+        return self._model(Webhook, Call("PATCH", f"/v1/webhooks/{segment(webhook_id)}", json=body, resend=True))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Deletes a webhook endpoint and its delivery log."""
+        self._send(Call("DELETE", f"/v1/webhooks/{segment(webhook_id)}", resend=True))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> SecretRotation:
+        """A new signing secret; the previous one stays valid until ``previous_valid_until`` (both signatures are sent)."""
+        return self._model(SecretRotation, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/rotate-secret"))
+
+    def test_webhook(self, webhook_id: str) -> WebhookDelivery:
+        """Sends a ``webhook.test`` event to this endpoint; answers its delivery."""
+        return self._model(WebhookDelivery, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/test"))
+
+    def list_webhook_deliveries(self, webhook_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> DeliveryPage:
+        """One page of an endpoint's deliveries, newest first: status, attempts, last answer, latency."""
+        params = compact({"limit": limit, "cursor": cursor})
+        return self._model(DeliveryPage, Call("GET", f"/v1/webhooks/{segment(webhook_id)}/deliveries", params=params, resend=True))
+
+    def iter_webhook_deliveries(self, webhook_id: str, *, page_size: Optional[int] = None) -> Iterator[WebhookDelivery]:
+        """Every delivery of an endpoint, newest first, page after page."""
+        cursor: Optional[str] = None
+        while True:
+            page = self.list_webhook_deliveries(webhook_id, limit=page_size, cursor=cursor)
+            for delivery in page.deliveries:
+                yield delivery
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def retry_webhook_delivery(self, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+        """Delivers an event again (same ``webhook-id``), with a new round of attempts."""
+        return self._model(WebhookDelivery, Call("POST", f"/v1/webhooks/{segment(webhook_id)}/deliveries/{segment(delivery_id)}/retry"))
 
     # ------------------------------------------------------------------ events
 

@@ -22,6 +22,11 @@ JobStatus = Literal["queued", "running", "completed", "failed"]
 EventType = Literal["message.created", "message.indexed", "message.failed", "message.updated", "message.deleted"]
 DeletionReason = Literal["deleted", "conversation_deleted", "filter", "expired", "retention", "tenant_erased"]
 Order = Literal["newest", "oldest"]
+WebhookEventType = Literal[
+    "message.created", "message.indexed", "message.failed", "message.updated", "message.deleted",
+    "conversation.deleted", "job.completed", "job.failed", "webhook.disabled",
+]
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
 #: A time the API takes: an ISO-8601 string with an offset, or a datetime (naive ones are UTC).
 TimeLike = Union[str, datetime]
 
@@ -271,6 +276,8 @@ class ImportReport:
 class MessageEvent:
     """One frame of an event stream."""
 
+    #: the event's id: the same on every socket and in every webhook delivery (``webhook-id``) of it
+    id: str
     type: EventType
     tenant_id: str
     conversation_id: str
@@ -278,6 +285,63 @@ class MessageEvent:
     ts: str
     #: why a message was deleted (``message.deleted`` only)
     reason: Optional[DeletionReason] = None
+
+
+@dataclasses.dataclass
+class Webhook:
+    """A webhook endpoint (its signing secret is shown only when created or rotated)."""
+
+    id: str
+    url: str
+    events: List[str]
+    #: only events of these tenants; None = all
+    tenant_ids: Optional[List[str]]
+    enabled: bool
+    description: str
+    #: why the server disabled it (410 Gone, too many failures)
+    disabled_reason: Optional[str]
+    consecutive_failures: int
+    created_at: str
+    updated_at: str
+
+
+@dataclasses.dataclass
+class CreatedWebhook(Webhook):
+    """A new webhook endpoint; ``secret`` (``whsec_...``) signs its deliveries, shown only in this answer."""
+
+    secret: str = ""
+
+
+@dataclasses.dataclass
+class SecretRotation:
+    #: the new signing secret, shown once
+    secret: str
+    #: until then deliveries carry both signatures (space-separated)
+    previous_valid_until: str
+
+
+@dataclasses.dataclass
+class WebhookDelivery:
+    #: the event id: the ``webhook-id`` header, the same on every attempt
+    id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    #: the receiver's last HTTP status (None: no answer)
+    response_status: Optional[int]
+    error: Optional[str]
+    latency_ms: Optional[float]
+    next_attempt_at: Optional[str]
+    created_at: str
+    last_attempt_at: Optional[str]
+
+
+@dataclasses.dataclass
+class DeliveryPage:
+    """Newest first."""
+
+    deliveries: List[WebhookDelivery]
+    next_cursor: Optional[str]
 
 
 @dataclasses.dataclass

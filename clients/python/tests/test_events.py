@@ -77,6 +77,7 @@ class AsyncEventsTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual([(e.type, e.message.id, e.tenant_id, e.conversation_id) for e in seen], [("message.created", stored.id, tenant, "c"), ("message.indexed", stored.id, tenant, "c")])
             self.assertEqual(seen[-1].message.status, "indexed")
             self.assertTrue(seen[-1].ts)
+            self.assertTrue(all(e.id.startswith("evt_") for e in seen) and seen[0].id != seen[1].id, [e.id for e in seen])
 
             collector = Collector(stream)
             await mm.update_message(stored.id, importance=0.9)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import httpx
 
-from memory_mesh import AsyncMemoryMesh, MemoryMesh, MemoryMeshError, Message, MessageEvent, RetryPolicy, SearchResult
+from memory_mesh import AsyncMemoryMesh, MemoryMesh, MemoryMeshError, Message, MessageEvent, RetryPolicy, SearchResult, sign_webhook, verify_webhook
 from memory_mesh._core import NdjsonBody
 from memory_mesh.events import events_url
 from memory_mesh.models import from_json
@@ -329,6 +329,31 @@ class UrlsTest(unittest.TestCase):
         self.assertEqual(script.requests[0].url.raw_path.decode(), "/v1/conversations/a%2Fb%20c%3F%C3%BC?tenant_id=t+1")
         self.assertEqual(events_url("https://mesh.example/api/", "my app", None), "wss://mesh.example/api/ws/messages/my%20app")
         self.assertEqual(events_url("http://h:8000", "t", "c/1"), "ws://h:8000/ws/messages/t?conversation_id=c%2F1")
+
+
+class WebhookSignatureTest(unittest.TestCase):
+    # The example of the Standard Webhooks specification
+    SECRET, ID, TS, BODY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}'
+    SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+    def test_the_specification_example(self) -> None:
+        self.assertEqual(sign_webhook(self.SECRET, self.ID, self.TS, self.BODY), self.SIGNATURE)
+        headers = {"Webhook-Id": self.ID, "Webhook-Timestamp": str(self.TS), "Webhook-Signature": f"v1,bm90IGl0 {self.SIGNATURE}"}
+        self.assertEqual(verify_webhook(self.SECRET, headers, self.BODY.encode(), now=self.TS + 10), {"test": 2432232314})
+
+    def test_refusals(self) -> None:
+        headers = {"webhook-id": self.ID, "webhook-timestamp": str(self.TS), "webhook-signature": self.SIGNATURE}
+        cases = [
+            ({**headers, "webhook-signature": "v1,AAAA"}, self.BODY, self.TS),
+            (headers, self.BODY + " ", self.TS),
+            (headers, self.BODY, self.TS + 301),
+            ({k: v for k, v in headers.items() if k != "webhook-id"}, self.BODY, self.TS),
+            ({**headers, "webhook-timestamp": "soon"}, self.BODY, self.TS),
+        ]
+        for given, body, now in cases:
+            with self.assertRaises(MemoryMeshError) as caught:
+                verify_webhook(self.SECRET, given, body, now=now)
+            self.assertEqual(caught.exception.code, "invalid_webhook_signature")
 
 
 class GeneratedClientTest(unittest.TestCase):
