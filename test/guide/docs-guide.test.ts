@@ -85,12 +85,16 @@ describe("docs/integration-guide.md, every block run", () => {
     const loose = all.filter((b) => !b.file && b.lang !== "json").map((b) => `line ${b.line}: \`\`\`${b.lang}`);
     expect(loose).toEqual([]);
     for (const block of all.filter((b) => b.lang === "json")) expect(() => JSON.parse(block.code), `JSON block at line ${block.line}`).not.toThrow();
-    expect([...programs.keys()].sort()).toEqual(["curl.sh", "go/main.go", "http-client.ts", "http_client.py", "mcp-client.ts", "ts-client.ts"]);
+    expect([...programs.keys()].sort()).toEqual(["curl.sh", "go/main.go", "http-client.ts", "http_client.py", "mcp-client.ts", "py_client.py", "ts-client.ts"]);
   });
 
   test("curl", async () => expectOk(await run(["bash", "-euo", "pipefail", "curl.sh"]), "CURL OK"), RUN_TIMEOUT_MS);
 
   testWith(pythonReason(), "Python over HTTP (httpx, websockets)", async () => expectOk(await run([PYTHON, "http_client.py"]), "PY OK"));
+
+  testWith(pythonReason(), "the Python client (clients/python)", async () =>
+    expectOk(await run([PYTHON, "py_client.py"], build, { PYTHONPATH: join(root, "clients/python") }), "PY CLIENT OK"),
+  );
 
   test(
     "TypeScript over HTTP: type-checks under strict, then runs",
