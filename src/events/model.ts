@@ -14,6 +14,8 @@ export const EventType = t.Union([
 export type EventType = typeof EventType.static;
 
 export const DeletionReason = t.UnionEnum(["deleted", "conversation_deleted", "filter", "expired", "retention", "tenant_erased"], {
+  // UnionEnum would default to the first value; an event without a reason has none.
+  default: undefined,
   description:
     "Why a message was deleted: `deleted` (DELETE /v1/messages/{id}), `conversation_deleted`, `filter` (a delete-by-filter job), `expired` (its ttl_seconds / expires_at), `retention` (its tenant's retention policy), `tenant_erased`",
 });

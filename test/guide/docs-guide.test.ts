@@ -85,12 +85,16 @@ describe("docs/integration-guide.md, every block run", () => {
     const loose = all.filter((b) => !b.file && b.lang !== "json").map((b) => `line ${b.line}: \`\`\`${b.lang}`);
     expect(loose).toEqual([]);
     for (const block of all.filter((b) => b.lang === "json")) expect(() => JSON.parse(block.code), `JSON block at line ${block.line}`).not.toThrow();
-    expect([...programs.keys()].sort()).toEqual(["curl.sh", "go/main.go", "http-client.ts", "http_client.py", "mcp-client.ts"]);
+    expect([...programs.keys()].sort()).toEqual(["curl.sh", "go/main.go", "http-client.ts", "http_client.py", "mcp-client.ts", "py_client.py", "ts-client.ts"]);
   });
 
   test("curl", async () => expectOk(await run(["bash", "-euo", "pipefail", "curl.sh"]), "CURL OK"), RUN_TIMEOUT_MS);
 
   testWith(pythonReason(), "Python over HTTP (httpx, websockets)", async () => expectOk(await run([PYTHON, "http_client.py"]), "PY OK"));
+
+  testWith(pythonReason(), "the Python client (clients/python)", async () =>
+    expectOk(await run([PYTHON, "py_client.py"], build, { PYTHONPATH: join(root, "clients/python") }), "PY CLIENT OK"),
+  );
 
   test(
     "TypeScript over HTTP: type-checks under strict, then runs",
@@ -99,6 +103,16 @@ describe("docs/integration-guide.md, every block run", () => {
       const checked = await run([tsc, "--ignoreConfig", "--noEmit", "--strict", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler", "--types", "bun", "--skipLibCheck", "http-client.ts", "mcp-client.ts"]);
       expect(checked.exitCode, checked.transcript).toBe(0);
       expectOk(await run([process.execPath, "http-client.ts"]), "TS OK");
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  test(
+    "the TypeScript client (clients/typescript, built as it is published)",
+    async () => {
+      const built = await run(["bun", "run", "build"], join(root, "clients/typescript"));
+      expect(built.exitCode, built.transcript).toBe(0);
+      expectOk(await run([process.execPath, "ts-client.ts"]), "TS CLIENT OK");
     },
     RUN_TIMEOUT_MS,
   );

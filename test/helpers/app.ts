@@ -7,6 +7,7 @@ import { createLogger } from "../../src/log";
 import { createRealtime, type Realtime } from "../../src/realtime/hub";
 import { type IndexingWorker, startIndexingWorker } from "../../src/memory/worker";
 import type { Embedder } from "../../src/store/embeddings";
+import { scanKeys } from "../../src/store/redis";
 import { startTestCluster, type TestCluster } from "./cluster";
 import { onCluster, startTestRedis } from "./redis";
 
@@ -117,7 +118,10 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 /** How many vectors an account's tenant has stored, on either engine (key names from the index itself). */
 export async function countVectors(deps: Deps, account: string, tenant: string): Promise<number> {
   const { docKey, exactKey } = deps.vectors.removalFor(account, tenant, "*");
-  return deps.vectors.engine === "exact" ? deps.redis.hlen(exactKey) : (await deps.redis.keys(docKey)).length;
+  if (deps.vectors.engine === "exact") return deps.redis.hlen(exactKey);
+  let count = 0;
+  for await (const found of scanKeys(deps.redis, docKey)) count += found.length; // every master of a cluster
+  return count;
 }
 
 /**

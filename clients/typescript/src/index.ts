@@ -1,0 +1,14 @@
+export { ApiKeys, Auth } from "./auth.js";
+export { type ClientOptions, MemoryMeshClient } from "./client.js";
+export { Conversations } from "./conversations.js";
+export { type ClientErrorCode, MemoryMeshError, type MemoryMeshErrorInit } from "./errors.js";
+export { EventStream, type EventStreamOptions, type SocketCredentials, type WebSocketFactory } from "./events.js";
+export { Jobs } from "./jobs.js";
+export { Messages, type WriteOptions } from "./messages.js";
+export type { ImportSource } from "./ndjson.js";
+export type { components, operations, paths } from "./schema.js";
+export { type ExportOptions, Tenants } from "./tenants.js";
+export type { CallOptions, FetchLike, RetryOptions } from "./transport.js";
+export type * from "./types.js";
+export type { WaitOptions } from "./waiting.js";
+export { Webhooks } from "./webhooks.js";
