@@ -101,9 +101,9 @@ export class MemoryMeshClient {
 }
 
 /** The platform's WebSocket, looked up when a stream opens (Node 20 has none: pass `webSocket`). */
-function platformWebSocket(url: string, headers?: Record<string, string>): WebSocket {
+function platformWebSocket(url: string, headers?: Record<string, string>, protocols?: string[]): WebSocket {
   if (typeof WebSocket === "undefined") throw new Error("This platform has no WebSocket (Node 20): pass `webSocket` in the client options");
-  if (!headers) return new WebSocket(url);
+  if (!headers) return new WebSocket(url, protocols);
   // Bun's WebSocket (and undici's, Node 22+) take headers in a second argument the DOM type does not know.
   const WithHeaders = WebSocket as unknown as new (url: string, init: { headers: Record<string, string> }) => WebSocket;
   return new WithHeaders(url, { headers });

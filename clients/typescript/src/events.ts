@@ -5,17 +5,23 @@ import type { MessageEvent } from "./types.js";
 
 /**
  * Opens a WebSocket. The default is the platform's `WebSocket` (Bun, Node 22+, browsers); on Node 20
- * pass one, e.g. `(url, headers) => new WebSocket(url, { headers })` from the `ws` package.
- * `headers` is given only with `socketCredentials: "headers"`.
+ * pass one, e.g. `(url, headers, protocols) => new WebSocket(url, protocols, { headers })` from the
+ * `ws` package. `headers` is given only with `socketCredentials: "headers"`, `protocols` only with
+ * `"subprotocol"`.
  */
-export type WebSocketFactory = (url: string, headers?: Record<string, string>) => WebSocket;
+export type WebSocketFactory = (url: string, headers?: Record<string, string>, protocols?: string[]) => WebSocket;
 
 /**
- * How a socket carries the credential: `query` (`?token=` / `?api_key=`, the only way a browser
- * has, and the default) or `headers` (`Authorization` / `x-api-key`, for WebSockets that take
- * headers, as Bun's and the `ws` package's do; keeps the credential out of URLs and logs).
+ * How a socket carries the credential: `query` (`?token=` / `?api_key=`, the default, works
+ * everywhere), `subprotocol` (offered as `Sec-WebSocket-Protocol: memory-mesh, bearer.<base64url>`:
+ * any standard WebSocket, browsers included, and the credential stays out of URLs and logs) or
+ * `headers` (`Authorization` / `x-api-key`, for WebSockets that take headers, as Bun's and the `ws`
+ * package's do).
  */
-export type SocketCredentials = "query" | "headers";
+export type SocketCredentials = "query" | "headers" | "subprotocol";
+
+/** base64url of an ASCII credential (tokens and API keys are ASCII). */
+const base64url = (value: string) => btoa(value).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 export interface EventStreamOptions {
   /** Only this conversation's events. */
@@ -139,13 +145,16 @@ export class EventStream implements AsyncIterator<MessageEvent, undefined>, Asyn
     return new Promise((resolve, reject) => {
       const query: Record<string, string | undefined> = { conversation_id: this.options.conversationId };
       let headers: Record<string, string> | undefined;
+      let protocols: string[] | undefined;
       if (this.credentials === "headers" && credential.header) headers = { [credential.header.name]: credential.header.value };
+      else if (this.credentials === "subprotocol" && credential.query)
+        protocols = ["memory-mesh", `${credential.query.name === "token" ? "bearer" : "apikey"}.${base64url(credential.query.value)}`];
       else if (credential.query) query[credential.query.name] = credential.query.value;
       const url = this.transport.url(`/ws/messages/${segment(this.tenantId)}`, query).replace(/^http/, "ws");
       let opened = false;
       let socket: WebSocket;
       try {
-        socket = this.openSocket(url, headers);
+        socket = this.openSocket(url, headers, protocols);
       } catch (error) {
         return reject(error);
       }

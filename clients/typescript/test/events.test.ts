@@ -20,15 +20,16 @@ const HeaderWebSocket = WebSocket as unknown as new (url: string, init: { header
 
 /** A WebSocket factory that records the URLs and headers it was asked for. */
 function recordingSockets() {
-  const opened: { url: string; headers?: Record<string, string> }[] = [];
-  const webSocket: WebSocketFactory = (url, headers) => {
-    opened.push({ url, headers });
-    return headers ? new HeaderWebSocket(url, { headers }) : new WebSocket(url);
+  const opened: { url: string; headers?: Record<string, string>; protocols?: string[]; socket?: WebSocket }[] = [];
+  const webSocket: WebSocketFactory = (url, headers, protocols) => {
+    const socket = headers ? new HeaderWebSocket(url, { headers }) : new WebSocket(url, protocols);
+    opened.push({ url, headers, protocols, socket });
+    return socket;
   };
   return { opened, webSocket };
 }
 
-async function newClient(options: { baseUrl?: string; socketCredentials?: "query" | "headers" } = {}) {
+async function newClient(options: { baseUrl?: string; socketCredentials?: "query" | "headers" | "subprotocol" } = {}) {
   const account = await h.account("events");
   const sockets = recordingSockets();
   const recorder = recordingFetch();
@@ -104,6 +105,19 @@ describe("events", () => {
       ["message.created", "wanted", undefined],
       ["message.deleted", "wanted", "deleted"],
     ]);
+  });
+
+  test("the credential as a subprotocol: out of the URL, the server selects memory-mesh, events arrive", async () => {
+    const { client, sockets } = await newClient({ socketCredentials: "subprotocol" });
+    const stream = client.events("app");
+    await stream.opened;
+    expect(sockets.opened[0].protocols).toEqual(["memory-mesh", expect.stringMatching(/^bearer\.[A-Za-z0-9_-]+$/)]);
+    expect(new URL(sockets.opened[0].url).search).toBe("");
+    expect(sockets.opened[0].socket?.protocol).toBe("memory-mesh");
+    const stored = await client.messages.store(input("over a subprotocol credential", "sub"));
+    const seen = await readUntil(stream, (e) => e.type === "message.created");
+    expect(seen.map((e) => e.message.id)).toEqual([stored.id]);
+    await stream.close();
   });
 
   test("an API key's stream (?api_key=); revoking the key (4002) ends it with api_key_revoked", async () => {
