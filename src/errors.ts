@@ -19,6 +19,9 @@ export const unauthorized = (message = "Missing or invalid credentials (401)") =
   new AppError(401, "unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer realm="memory-mesh"' });
 export const forbidden = (message: string) => new AppError(403, "forbidden", message);
 export const notFound = (what: string) => new AppError(404, "not_found", `${what} not found`);
+/** A pagination cursor the API did not make (or made for other parameters): start again without it. */
+export const invalidCursor = (why = "not a cursor this API returned") =>
+  new AppError(400, "invalid_cursor", `cursor: ${why}; start again without it`, [{ field: "cursor", message: why }]);
 export const conflict = (code: string, message: string, details?: unknown) => new AppError(409, code, message, details);
 export const payloadTooLarge = (limit: number) =>
   new AppError(413, "payload_too_large", `Request body is larger than ${limit} bytes`, { limit_bytes: limit });

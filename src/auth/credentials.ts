@@ -127,6 +127,9 @@ export function requireAuth(deps: AuthDeps, options: { charge?: boolean } = {}) 
   };
 }
 
+/** What one request storing `messages` at once costs: 1 + one per full RATE_LIMIT_BATCH_UNIT. */
+export const batchCost = (config: Config, messages: number) => 1 + Math.floor(messages / config.RATE_LIMIT_BATCH_UNIT);
+
 /** What writing `messages` costs, in requests: one per RATE_LIMIT_BATCH_UNIT started, as a batch. */
 export const messagesCost = (config: Config, messages: number) => Math.ceil(messages / config.RATE_LIMIT_BATCH_UNIT);
 

@@ -6,7 +6,7 @@ import type { FieldError } from "../http/error-response";
 import { type Message, toMessage } from "../messages/model";
 import { loadMessages, loadRows } from "../messages/read";
 import { removeMessages } from "../messages/remove";
-import { parseTimestamp } from "../messages/timestamps";
+import { timeFields } from "../messages/timestamps";
 import { emitEvent } from "../events/emit";
 import { deleteMatching } from "../store/erase";
 import { keys, tenantMember } from "../store/keys";
@@ -22,6 +22,8 @@ const STEP = 200;
 /** How long a finished job's record is kept. */
 const FINISHED_TTL_S = 7 * 86_400;
 const ATTEMPTS = 10;
+
+const TIME_FILTERS = ["created_after", "created_before"] as const;
 
 const newDataJobId = () => `dj-${Bun.randomUUIDv7()}`;
 
@@ -44,11 +46,7 @@ function toDataJob(row: Record<string, string>): DataJob {
 /** Checks a delete filter's timestamps, naming each bad one. */
 function checkFilter(filter: DeleteFilter): void {
   const problems: FieldError[] = [];
-  for (const field of ["created_after", "created_before"] as const) {
-    const text = filter[field];
-    if (text !== undefined && parseTimestamp(text) === undefined)
-      problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
-  }
+  timeFields(filter, TIME_FILTERS, problems);
   if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
 }
 
@@ -136,8 +134,7 @@ async function deleteByFilter(deps: DataJobDeps, run: JobRun, filter: DeleteFilt
   const { account } = run;
   const tenant = filter.tenant_id;
   const source = filter.conversation_id === undefined ? keys.tenantMessages(account, tenant) : keys.conversationMessages(account, tenant, filter.conversation_id);
-  const after = filter.created_after === undefined ? undefined : parseTimestamp(filter.created_after);
-  const before = filter.created_before === undefined ? undefined : parseTimestamp(filter.created_before);
+  const { created_after: after, created_before: before } = timeFields(filter, TIME_FILTERS, []);
   const range = { min: after === undefined ? undefined : after * 1000, maxExclusive: before === undefined ? undefined : before * 1000 };
   const wanted = filter.metadata ? metadataTags(filter.metadata) : [];
   await walk(deps, run, source, range, async (messages) => {

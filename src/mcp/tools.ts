@@ -1,5 +1,6 @@
 import type { TSchema } from "elysia";
 import { Value } from "@sinclair/typebox/value";
+import { batchCost } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import { deleteConversation, listConversations, listHistory } from "../conversations/service";
 import type { Deps } from "../deps";
@@ -74,8 +75,7 @@ export const TOOLS: Tool[] = [
     annotations: { readOnlyHint: false, idempotentHint: false },
     run: async (deps, _embed, principal, args: typeof RememberInput.static) => {
       const inputs = args.messages.map((m) => ({ ...m, tenant_id: args.tenant_id, conversation_id: args.conversation_id }));
-      const cost = 1 + Math.floor(inputs.length / deps.config.RATE_LIMIT_BATCH_UNIT);
-      const { messages } = await acceptMessages(deps, principal, inputs, { batch: true, cost });
+      const { messages } = await acceptMessages(deps, principal, inputs, { batch: true, cost: batchCost(deps.config, inputs.length) });
       return { stored: messages.map((m) => ({ id: m.id, status: m.status })) };
     },
     text: ({ stored }: { stored: { id: string; status: string }[] }) =>

@@ -1,7 +1,7 @@
 import { validationFailed } from "../errors";
 import type { FieldError } from "../http/error-response";
 import { given } from "../http/schemas";
-import { parseTimestamp } from "../messages/timestamps";
+import { timeFields } from "../messages/timestamps";
 import { scalarText } from "../store/text";
 import { type SearchBody, SearchQuery } from "./model";
 import type { SearchInput } from "./search";
@@ -60,15 +60,7 @@ export function toSearchInput(source: SearchQuery | SearchBody): SearchInput {
   const roles = role === undefined ? undefined : Array.isArray(role) ? role : role.split(",");
   const metadata =
     source.metadata === undefined ? undefined : typeof source.metadata === "string" ? parseMetadataFilter(source.metadata, problems) : source.metadata;
-  const time = (field: "created_after" | "created_before") => {
-    const text = source[field];
-    if (text === undefined) return undefined;
-    const ms = parseTimestamp(text);
-    if (ms === undefined) problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
-    return ms;
-  };
-  const createdAfter = time("created_after");
-  const createdBefore = time("created_before");
+  const { created_after: createdAfter, created_before: createdBefore } = timeFields(source, ["created_after", "created_before"], problems);
   const recencyWeight = source.recency_weight ?? 0;
   const importanceWeight = source.importance_weight ?? 0;
   if (recencyWeight + importanceWeight > 1)

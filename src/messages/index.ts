@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { requireAuth } from "../auth/credentials";
+import { batchCost, requireAuth } from "../auth/credentials";
 import type { Deps } from "../deps";
 import { errors, MessageId, noContent, refuseNonObjectMetadata, security } from "../http/schemas";
 import { acceptMessages } from "./accept";
@@ -11,7 +11,7 @@ import { listMessages } from "./list";
 import { BatchCreated, BatchInput, ListMessagesQuery, Message, MessageInput, MessagePage, MessageUpdate } from "./model";
 import { getMessage } from "./read";
 import { deleteMessage } from "./remove";
-import { parseTimestamp } from "./timestamps";
+import { timeFields } from "./timestamps";
 import { updateMessage } from "./update";
 
 const IdempotencyHeaders = t.Object({
@@ -47,7 +47,7 @@ export function messageRoutes(deps: Deps) {
     .post(
       "/batch",
       async ({ principal, body, headers, set }) => {
-        const cost = 1 + Math.floor(body.messages.length / deps.config.RATE_LIMIT_BATCH_UNIT);
+        const cost = batchCost(deps.config, body.messages.length);
         const { messages, rateHeaders } = await acceptMessages(deps, principal, body.messages, { idempotencyKey: headers["idempotency-key"], batch: true, cost });
         Object.assign(set.headers, rateHeaders);
         set.status = 202;
@@ -144,15 +144,7 @@ export function messageRoutes(deps: Deps) {
 
 function toListInput(query: typeof ListMessagesQuery.static) {
   const problems: FieldError[] = [];
-  const time = (field: "created_after" | "created_before") => {
-    const text = query[field];
-    if (text === undefined) return undefined;
-    const ms = parseTimestamp(text);
-    if (ms === undefined) problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
-    return ms;
-  };
-  const createdAfter = time("created_after");
-  const createdBefore = time("created_before");
+  const { created_after: createdAfter, created_before: createdBefore } = timeFields(query, ["created_after", "created_before"], problems);
   if (problems.length > 0) throw validationFailed(`Invalid request: ${problems.map((p) => p.field).join(", ")}`, problems);
   return {
     tenant: query.tenant_id,

@@ -1,7 +1,7 @@
 import { assertTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
-import { AppError } from "../errors";
+import { invalidCursor } from "../errors";
 import { keys } from "../store/keys";
 import { type SortedPosition, sortedPage } from "../store/sorted-pages";
 import { retentionCutoff } from "../tenants/policy";
@@ -34,8 +34,6 @@ interface CursorBody {
   c: string | null;
 }
 
-const invalidCursor = (why: string) => new AppError(400, "invalid_cursor", `cursor: ${why}; start again without it`, [{ field: "cursor", message: why }]);
-
 export function encodeCursor(position: SortedPosition, input: Pick<ListInput, "order" | "conversation">): string {
   const body: CursorBody = { v: 1, s: position.score, m: position.member, o: input.order, c: input.conversation ?? null };
   return Buffer.from(JSON.stringify(body)).toString("base64url");
@@ -46,10 +44,10 @@ function decodeCursor(cursor: string, input: ListInput): SortedPosition {
   try {
     body = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
-    throw invalidCursor("not a cursor this API returned");
+    throw invalidCursor();
   }
   if (body?.v !== 1 || typeof body.s !== "number" || !Number.isFinite(body.s) || typeof body.m !== "string")
-    throw invalidCursor("not a cursor this API returned");
+    throw invalidCursor();
   if (body.o !== input.order) throw invalidCursor(`made for order=${body.o}`);
   if (body.c !== (input.conversation ?? null)) throw invalidCursor("made for another conversation_id");
   return { score: body.s, member: body.m };

@@ -1,3 +1,5 @@
+import type { FieldError } from "../http/error-response";
+
 /**
  * ISO-8601 as clients send it: a date (`2026-11-01`, midnight UTC) or a date-time with a `Z` or
  * `±hh:mm` offset, seconds and fractions optional. A date-time without an offset is refused: it
@@ -24,4 +26,20 @@ function offsetMs(text: string): number {
   const m = /([+-])(\d{2}):?(\d{2})$/.exec(text);
   if (!m || !/[Tt ]/.test(text)) return 0;
   return (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000;
+}
+
+/**
+ * The given ISO-8601 fields of a request (filters such as `created_after`) in ms, absent ones left
+ * out; each unreadable one is named in `problems`, for the caller's 400.
+ */
+export function timeFields<K extends string>(source: { [F in K]?: string | null }, fields: readonly K[], problems: FieldError[]): { [F in K]?: number } {
+  const out: { [F in K]?: number } = {};
+  for (const field of fields) {
+    const text = source[field];
+    if (text == null) continue;
+    const ms = parseTimestamp(text);
+    if (ms === undefined) problems.push({ field, message: "Expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z" });
+    else out[field] = ms;
+  }
+  return out;
 }

@@ -2,7 +2,8 @@ import type { RedisClient } from "./redis";
 import { type Bm25Candidate, bm25Top, insertTop } from "./bm25";
 import { metadataTags, termFrequencies, termOf } from "./text";
 import { toBlob } from "./embeddings";
-import type { RankedLists, RankRequest, VectorDoc, VectorFilter, VectorHit } from "./vector-index";
+import { keys } from "./keys";
+import type { RankedLists, RankRequest, VectorDoc, VectorFilter, VectorHit, VectorIndex } from "./vector-index";
 
 /**
  * The exact engine (plain Redis, no search module): one HASH per tenant, field = message id,
@@ -131,4 +132,27 @@ export async function exactRank(redis: RedisClient, key: string, filter: VectorF
 
   const keyword = bm25Top(candidates, df, documents, documents > 0 ? totalLength / documents : 0, depth);
   return { semantic, keyword };
+}
+
+/** The exact engine behind the VectorIndex interface (createVectorIndex picks it when Redis has no vector search). */
+export function createExactIndex(redis: RedisClient, model: string, removalFor: VectorIndex["removalFor"]): VectorIndex {
+  const rank = (filter: VectorFilter, request: RankRequest) => exactRank(redis, keys.exactVectors(model, filter.account, filter.tenant), filter, request);
+  return {
+    engine: "exact",
+    name: `exact:${model}`,
+    ensure: async () => undefined,
+    writeFor: (doc, vector) => ({
+      key: keys.exactVectors(model, doc.account, doc.tenant),
+      mode: "field",
+      fields: [doc.messageId, packExact(doc, vector)],
+    }),
+    removalFor,
+    async readVectors(account, tenant, messageIds) {
+      if (messageIds.length === 0) return [];
+      const packed = await redis.hmgetBuffer(keys.exactVectors(model, account, tenant), ...messageIds);
+      return packed.map((entry) => (entry ? unpackExactVector(entry) : null));
+    },
+    rank,
+    search: async (filter, vector, k) => (await rank(filter, { vector, depth: k })).semantic,
+  };
 }

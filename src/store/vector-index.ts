@@ -5,7 +5,7 @@ import { type Embedder, toBlob } from "./embeddings";
 import { keys } from "./keys";
 import { whenClusterReady } from "./vector-support";
 import { bm25Top } from "./bm25";
-import { exactRank, packExact, unpackExactVector } from "./exact-index";
+import { createExactIndex } from "./exact-index";
 import { metadataTags, termOf, tokenize } from "./text";
 
 export type VectorEngine = "query-engine" | "exact";
@@ -112,28 +112,7 @@ export function createVectorIndex(
     exactKey: keys.exactVectors(model, account, tenant),
   });
 
-  if (engine === "exact") {
-    const rank = (filter: VectorFilter, request: RankRequest) =>
-      exactRank(redis, keys.exactVectors(model, filter.account, filter.tenant), filter, request);
-    return {
-      engine,
-      name: `exact:${model}`,
-      ensure: async () => undefined,
-      writeFor: (doc, vector) => ({
-        key: keys.exactVectors(model, doc.account, doc.tenant),
-        mode: "field",
-        fields: [doc.messageId, packExact(doc, vector)],
-      }),
-      removalFor,
-      async readVectors(account, tenant, messageIds) {
-        if (messageIds.length === 0) return [];
-        const packed = await redis.hmgetBuffer(keys.exactVectors(model, account, tenant), ...messageIds);
-        return packed.map((entry) => (entry ? unpackExactVector(entry) : null));
-      },
-      rank,
-      search: async (filter, vector, k) => (await rank(filter, { vector, depth: k })).semantic,
-    };
-  }
+  if (engine === "exact") return createExactIndex(redis, model, removalFor);
 
   const tag = (field: string) => [field, "TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"];
   // `text` holds our tokens (see text.ts), stemmed by the engine (English); `meta` the metadata tags.

@@ -1,12 +1,10 @@
 import { assertTenant, canSeeTenant } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
-import { AppError } from "../errors";
+import { invalidCursor } from "../errors";
 import { keys } from "../store/keys";
 import type { TenantSummary } from "./model";
 import { readPolicy, type RetentionPolicy, writePolicy } from "./policy";
-
-const invalidCursor = () => new AppError(400, "invalid_cursor", "cursor: not a cursor this API returned; start again without it", [{ field: "cursor", message: "not a cursor this API returned" }]);
 
 /** A tenant's counts, read in one pipelined round trip. */
 async function summarise(deps: Pick<Deps, "redis">, account: string, tenants: string[]): Promise<TenantSummary[]> {

@@ -1,7 +1,7 @@
 import { assertScope } from "../auth/credentials";
 import type { Principal } from "../auth/model";
 import type { Deps } from "../deps";
-import { AppError, conflict, forbidden, notFound } from "../errors";
+import { AppError, conflict, forbidden, invalidCursor, notFound } from "../errors";
 import { keys } from "../store/keys";
 import { queueOf } from "../store/queue";
 import { type SortedPosition, sortedPage } from "../store/sorted-pages";
@@ -141,7 +141,7 @@ export async function listDeliveries(deps: Pick<Deps, "redis">, principal: Princ
   let after: SortedPosition | undefined;
   if (cursor !== undefined) {
     const [score, member] = Buffer.from(cursor, "base64url").toString("utf8").split("\n");
-    if (!member || !Number.isFinite(Number(score))) throw new AppError(400, "invalid_cursor", "cursor: not a cursor this API returned", [{ field: "cursor", message: "not a cursor this API returned" }]);
+    if (!member || !Number.isFinite(Number(score))) throw invalidCursor();
     after = { score: Number(score), member };
   }
   const entries = await sortedPage(deps.redis, keys.webhookDeliveries(principal.account, id), { reverse: true, after }, limit);
