@@ -22,14 +22,12 @@
  *                                 BENCH_AUTH=api-key or bearer, BENCH_CLUSTER=1,
  *                                 BENCH_ACCOUNTS)
  */
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
-import { keys, shardOf } from "../src/store/keys";
+import { keys } from "../src/store/keys";
 import { clusterSeeds, waitReady } from "../src/store/redis";
 import { freePort } from "../src/store/redis-server";
-import { masterOf } from "../test/helpers/cluster";
-import { type Bench, cpuMsOf, cpuMsOfAll, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
+import { BODY, haveWrk, postLoad, spreadAccounts } from "./http-load";
+import { cpuMsOf, cpuMsOfAll, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
 const SECONDS = Math.min(60, Number(process.env.BENCH_SECONDS ?? 3));
@@ -37,112 +35,8 @@ const ROUNDS = Math.min(20, Math.max(1, Number(process.env.BENCH_ROUNDS ?? 10)))
 const WARMUP_S = 5;
 const AUTH = process.env.BENCH_AUTH === "bearer" ? "bearer" : "api-key";
 const ACCOUNTS = process.env.BENCH_ACCOUNTS === undefined ? undefined : Math.min(64, Math.max(1, Number(process.env.BENCH_ACCOUNTS)));
-const BODY = JSON.stringify({
-  tenant_id: "bench",
-  conversation_id: "conv-1",
-  role: "user",
-  content: "I have been learning Python for data analysis and would like to remember which pandas tricks worked best.",
-  importance: 0.6,
-  metadata: { source: "bench" },
-});
 
-interface Load {
-  rps: number;
-  requests: number;
-  errors: number;
-  p50?: string;
-  p99?: string;
-}
-
-const luaTable = (headers: Record<string, string>) => `{ ${Object.entries(headers).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(", ")} }`;
-
-/**
- * wrk, one thread, `CONNECTIONS` connections for `seconds`. With several header sets, each request
- * takes the next (a Lua `request` function, which costs wrk a little CPU: compare like with like).
- */
-async function wrk(url: string, headerSets: Record<string, string>[], seconds: number): Promise<Load> {
-  const script = join(tmpdir(), `mm-bench-${process.pid}.lua`);
-  const lua = [
-    'wrk.method = "POST"',
-    `wrk.body = ${JSON.stringify(BODY)}`,
-    ...Object.entries(headerSets[0]).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
-  ];
-  if (headerSets.length > 1) {
-    lua.push(
-      `local sets = { ${headerSets.map(luaTable).join(", ")} }`,
-      "local n = 0",
-      "request = function()",
-      "  n = n % #sets + 1",
-      "  for k, v in pairs(sets[n]) do wrk.headers[k] = v end",
-      "  return wrk.format()",
-      "end",
-    );
-  }
-  await Bun.write(script, lua.join("\n"));
-  const proc = Bun.spawn(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
-  const out = await new Response(proc.stdout).text();
-  await proc.exited;
-  await Bun.file(script).delete();
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const errors = num(/Non-2xx or 3xx responses: (\d+)/) + num(/Socket errors: connect (\d+)/);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    requests: num(/(\d+) requests in/),
-    errors,
-    p50: /\s50%\s+(\S+)/.exec(out)?.[1],
-    p99: /\s99%\s+(\S+)/.exec(out)?.[1],
-  };
-}
-
-/** Fallback: CONNECTIONS fetch loops in this process (they share its CPU with the server). */
-async function fetchLoad(url: string, headerSets: Record<string, string>[], seconds: number): Promise<Load> {
-  const end = performance.now() + seconds * 1000;
-  let requests = 0;
-  let errors = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < end) {
-        const headers = headerSets[requests % headerSets.length];
-        const res = await fetch(url, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: BODY });
-        await res.arrayBuffer();
-        requests++;
-        if (res.status !== 202) errors++;
-      }
-    }),
-  );
-  return { rps: requests / ((performance.now() - t0) / 1000), requests, errors };
-}
-
-/**
- * Auth headers of `count` fresh accounts (an API key each, or a Bearer token). On a cluster, an
- * account is kept only while its master has fewer than its share, so the load spreads evenly.
- * Also returns how many accounts each master (or the one Redis) serves.
- */
-async function accounts(b: Bench, count: number): Promise<{ headers: Record<string, string>[]; perMaster: Map<string, number> }> {
-  const share = Math.ceil(count / b.redisPids.length);
-  const perMaster = new Map<string, number>();
-  const headers: Record<string, string>[] = [];
-  for (let tries = 0; headers.length < count; tries++) {
-    if (tries >= count * 20) throw new Error(`could not spread ${count} accounts over the masters`);
-    const token = await b.account();
-    const me = await b.json<{ id: string }>("GET", "/v1/auth/me", { token });
-    const master = b.cluster ? await masterOf(b.deps.redis as Cluster, keys.outbox(shardOf(me.body.id))) : "redis";
-    if ((perMaster.get(master) ?? 0) >= share) continue;
-    perMaster.set(master, (perMaster.get(master) ?? 0) + 1);
-    if (AUTH === "bearer") {
-      headers.push({ authorization: `Bearer ${token}` });
-      continue;
-    }
-    const created = await b.json<{ key: string }>("POST", "/v1/auth/api-keys", { token, body: { name: "bench" } });
-    if (created.status !== 201) throw new Error(`api key: ${JSON.stringify(created.body)}`);
-    headers.push({ "x-api-key": created.body.key });
-  }
-  return { headers, perMaster };
-}
-
-const haveWrk = Bun.which("wrk") !== null;
-const load = haveWrk ? wrk : fetchLoad;
+const loadOptions = { body: BODY, connections: CONNECTIONS };
 
 async function main() {
   const b = await startBench();
@@ -153,7 +47,7 @@ async function main() {
   let server: ReturnType<typeof Bun.serve> | undefined;
   try {
     await waitReady(bare);
-    const users = await accounts(b, ACCOUNTS ?? b.redisPids.length);
+    const users = await spreadAccounts(b, ACCOUNTS ?? b.redisPids.length, AUTH);
     const appPort = await freePort();
     b.app.listen({ hostname: "127.0.0.1", port: appPort, maxRequestBodySize: b.config.MAX_BODY_BYTES + 1024 });
     server = Bun.serve({
@@ -178,7 +72,7 @@ async function main() {
       { name: "bare Bun.serve + JSON.parse + HSET", url: `http://127.0.0.1:${server.port}/`, headers: [json] },
       { name: "API POST /v1/messages", url: `http://127.0.0.1:${appPort}/v1/messages`, headers: users.headers.map((h) => ({ ...json, ...h })) },
     ];
-    for (const t of targets) await load(t.url, t.headers, WARMUP_S);
+    for (const t of targets) await postLoad(t.url, t.headers, WARMUP_S, loadOptions);
 
     const ratios: number[] = [];
     const totals = [0, 0];
@@ -188,7 +82,7 @@ async function main() {
       for (const i of order) {
         const t = targets[i];
         const before = [await cpuMsOf(process.pid), await cpuMsOfAll(b.redisPids)];
-        const result = await load(t.url, t.headers, SECONDS);
+        const result = await postLoad(t.url, t.headers, SECONDS, loadOptions);
         const [server, redis] = [(await cpuMsOf(process.pid)) - before[0], (await cpuMsOfAll(b.redisPids)) - before[1]];
         const perReq = (ms: number) => fmt((ms * 1000) / Math.max(1, result.requests), 0).padStart(4);
         const lat = result.p50 ? `  p50 ${result.p50} p99 ${result.p99}` : "";

@@ -15,6 +15,11 @@ import { startTestRedis } from "../test/helpers/redis";
 
 /** BENCH_CLUSTER=1: every benchmark's Redis is a 3-master Redis Cluster (no replicas) instead of one redis-server. */
 const benchOnCluster = () => process.env.BENCH_CLUSTER === "1";
+/**
+ * BENCH_CLUSTER_MASTERS: the cluster's masters (3; 1 = one cluster-mode node serving every slot,
+ * which measures the cluster path without spreading Redis over more processes than cores).
+ */
+const clusterMasters = () => Math.max(1, Math.min(6, Number(process.env.BENCH_CLUSTER_MASTERS ?? 3)));
 
 export interface Bench {
   /** one URL, or a cluster's seed URLs comma-separated (as REDIS_URL takes them) */
@@ -77,19 +82,25 @@ export function printWarnings(counts: Map<string, number>): void {
   for (const [k, n] of counts) console.log(`  ${n} x ${k}`);
 }
 
-/** One redis-server, or a 3-master cluster under BENCH_CLUSTER=1: its URL, the pids of its nodes and a stop. */
-async function startBenchRedis(): Promise<{ url: string; pids: number[]; stop(): Promise<void> }> {
-  if (benchOnCluster()) {
-    const cluster = await startTestCluster({ masters: 3 });
+/** What a bench runs against: one redis-server, or a Redis Cluster of `masters` masters (no replicas). */
+export type BenchRedis = { cluster: false } | { cluster: true; masters: number };
+
+/** BENCH_CLUSTER / BENCH_CLUSTER_MASTERS, for the benchmarks that run on one of the two. */
+const benchRedisFromEnv = (): BenchRedis => (benchOnCluster() ? { cluster: true, masters: clusterMasters() } : { cluster: false });
+
+/** One redis-server, or a cluster: its URL, the pids of its nodes and a stop. */
+async function startBenchRedis(topology: BenchRedis): Promise<{ url: string; pids: number[]; stop(): Promise<void> }> {
+  if (topology.cluster) {
+    const cluster = await startTestCluster({ masters: topology.masters });
     return { url: cluster.url, pids: cluster.nodes.map((n) => n.pid), stop: cluster.stop };
   }
   const server = await startTestRedis();
   return { url: server.url, pids: [server.pid], stop: server.stop };
 }
 
-export async function startBench(env: Record<string, string> = {}, embedder?: Embedder): Promise<Bench> {
-  const server = await startBenchRedis();
-  const cluster = benchOnCluster();
+export async function startBench(env: Record<string, string> = {}, embedder?: Embedder, topology: BenchRedis = benchRedisFromEnv()): Promise<Bench> {
+  const server = await startBenchRedis(topology);
+  const cluster = topology.cluster;
   const redisEnv = { REDIS_URL: server.url, REDIS_CLUSTER: String(cluster) };
   let deps: Deps | undefined;
   try {

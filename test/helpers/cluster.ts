@@ -36,7 +36,7 @@ async function cli(args: string[]): Promise<string> {
 
 /**
  * A real Redis Cluster from Debian's redis-server for one test file: `masters` masters and
- * `replicas` replicas each, on free loopback ports, created with `redis-cli --cluster create`,
+ * `replicas` replicas each (or one master serving every slot, with no replica), on free loopback ports, created with `redis-cli --cluster create`,
  * stopped by pid. `TEST_CLUSTER_ARGS` adds flags to every node (e.g. `--loadmodule
  * .../module-oss.so PARTITIONS AUTO` for the Query Engine's coordinator). Never the machine's Redis.
  */
@@ -59,13 +59,20 @@ export async function startTestCluster(options: { masters?: number; replicas?: n
         appendonly: false,
         extraArgs: [
           "--cluster-enabled", "yes", "--cluster-config-file", `${dir}/nodes.conf`, "--cluster-node-timeout", "2000",
+          // A lone node learns no address from its peers: announce the loopback one.
+          "--cluster-announce-ip", "127.0.0.1",
           ...splitArgs(process.env.TEST_CLUSTER_ARGS ?? ""),
         ],
       });
       nodes.push({ ...server, dir });
     }
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-    await cli(["--cluster", "create", ...addresses, "--cluster-replicas", String(replicas), "--cluster-yes"]);
+    if (masters === 1 && replicas === 0) {
+      // `redis-cli --cluster create` wants 3 masters; one node that serves every slot is made by hand.
+      await cli(["-p", String(nodes[0].port), "cluster", "addslotsrange", "0", "16383"]);
+    } else {
+      await cli(["--cluster", "create", ...addresses, "--cluster-replicas", String(replicas), "--cluster-yes"]);
+    }
     // Every node must see every slot served before clients connect.
     const deadline = Date.now() + 30_000;
     for (const n of nodes) {
