@@ -5,7 +5,7 @@ import type { DeliveryJobData } from "../store/queue";
 import { Script } from "../store/script";
 import { retrySchedule } from "./deliveries";
 import { decryptSecret, secretKey, sign } from "./secrets";
-import { checkTarget, TargetRefused } from "./target";
+import { checkTarget, post, TargetRefused } from "./target";
 
 export type DeliverDeps = Pick<Deps, "config" | "redis" | "log">;
 
@@ -106,9 +106,9 @@ export async function deliver(deps: DeliverDeps, job: DeliveryJobData, attemptsM
   let wait: number | undefined;
   let gone = false;
   try {
-    const url = await checkTarget(hook.url, deps.config.WEBHOOK_ALLOW_PRIVATE);
+    const target = await checkTarget(hook.url, deps.config.WEBHOOK_ALLOW_PRIVATE);
     const timestamp = Math.floor(Date.now() / 1000);
-    const response = await fetch(url, {
+    const response = await post(target, {
       method: "POST",
       redirect: "manual",
       signal: AbortSignal.timeout(deps.config.WEBHOOK_TIMEOUT_MS),

@@ -52,12 +52,26 @@ export function isPrivateAddress(address: string): boolean {
   return true;
 }
 
+/** Resolves a host name to every address it has (the system resolver; tests pass their own). */
+export type Resolve = (host: string) => Promise<string[]>;
+
+const systemResolve: Resolve = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+/** A checked webhook target: its URL, and the address a delivery must connect to (the one checked). */
+export interface Target {
+  url: URL;
+  /** the vetted address of a host name; absent when the URL names an IP or private targets are allowed */
+  address?: string;
+}
+
 /**
  * Checks a webhook URL before it is stored and before every delivery: http or https only, no
  * credentials in it, and (unless private targets are allowed) every address its host resolves to
- * must be public. Deliveries follow no redirects, so a redirect cannot lead anywhere else.
+ * must be public. Deliveries follow no redirects, so a redirect cannot lead anywhere else, and
+ * connect to the address checked here (`post`), so a name that resolves differently a moment later
+ * (DNS rebinding) cannot lead there either.
  */
-export async function checkTarget(url: string, allowPrivate: boolean): Promise<URL> {
+export async function checkTarget(url: string, allowPrivate: boolean, resolve: Resolve = systemResolve): Promise<Target> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -66,15 +80,36 @@ export async function checkTarget(url: string, allowPrivate: boolean): Promise<U
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new TargetRefused("only http and https URLs");
   if (parsed.username || parsed.password) throw new TargetRefused("no credentials in the URL");
-  if (allowPrivate) return parsed;
+  if (allowPrivate) return { url: parsed };
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host)) {
+    if (isPrivateAddress(host)) throw new TargetRefused(`the host is a private, loopback or link-local address (${host})`);
+    return { url: parsed };
+  }
   let addresses: string[];
   try {
-    addresses = isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+    addresses = await resolve(host);
   } catch {
     throw new TargetRefused(`the host ${host} does not resolve`);
   }
+  if (addresses.length === 0) throw new TargetRefused(`the host ${host} does not resolve`);
   const bad = addresses.find(isPrivateAddress);
   if (bad !== undefined) throw new TargetRefused(`the host resolves to a private, loopback or link-local address (${bad})`);
-  return parsed;
+  return { url: parsed, address: addresses[0] };
+}
+
+/**
+ * POSTs to a checked target. With a vetted address, the connection goes to that address: the URL's
+ * host becomes the address, the Host header and (for https) the TLS server name stay the host's,
+ * so virtual hosts and certificate checks work as they would by name.
+ */
+export function post(target: Target, init: RequestInit & { headers: Record<string, string> }, tls?: { ca?: string }): Promise<Response> {
+  if (target.address === undefined) return fetch(target.url, { ...init, tls });
+  const pinned = new URL(target.url);
+  pinned.hostname = isIP(target.address) === 6 ? `[${target.address}]` : target.address;
+  return fetch(pinned, {
+    ...init,
+    headers: { ...init.headers, host: target.url.host },
+    tls: target.url.protocol === "https:" ? { ...tls, serverName: target.url.hostname } : tls,
+  });
 }

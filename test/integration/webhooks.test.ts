@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { createApp } from "../../src/app";
-import { checkTarget, isPrivateAddress } from "../../src/webhooks/target";
+import { checkTarget, isPrivateAddress, post, type Target } from "../../src/webhooks/target";
 import { eventually, useHarness } from "../helpers/app";
 import { type Receiver, startReceiver } from "../helpers/receiver";
 
@@ -185,5 +185,43 @@ describe("webhook targets (SSRF)", () => {
       expect({ url, status: res.status, code: body.code }).toEqual({ url, status: 400, code: "invalid_webhook_url" });
     }
     await expect(checkTarget("http://localhost:9/", false)).rejects.toThrow(/private, loopback or link-local/);
+  });
+
+  test("a host name is resolved once per delivery and the delivery connects to the address checked (DNS rebinding)", async () => {
+    // A resolver that answers a public address first and a private one afterwards, as a rebinding attacker's would.
+    const answers = [["203.0.113.7"], ["127.0.0.1"]];
+    let asked = 0;
+    const target = await checkTarget("https://hooks.example.test/in", false, async () => answers[Math.min(asked++, 1)]);
+    expect({ asked, address: target.address, host: target.url.hostname }).toEqual({ asked: 1, address: "203.0.113.7", host: "hooks.example.test" });
+    await expect(checkTarget("http://hooks.example.test/in", false, async () => ["203.0.113.7", "10.0.0.5"])).rejects.toThrow(/10\.0\.0\.5/);
+    await expect(checkTarget("http://hooks.example.test/in", false, async () => [])).rejects.toThrow(/does not resolve/);
+  });
+
+  test("a pinned delivery reaches the checked address with the name kept in Host and in the TLS check", async () => {
+    const seen: string[] = [];
+    const answer = (request: Request) => {
+      seen.push(request.headers.get("host") ?? "");
+      return new Response("ok");
+    };
+    const cert = await Bun.file(new URL("../fixtures/webhook-tls.crt", import.meta.url)).text();
+    const key = await Bun.file(new URL("../fixtures/webhook-tls.key", import.meta.url)).text();
+    const plain = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer });
+    const tls = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key }, fetch: answer });
+    try {
+      const init = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
+      // hooks.example.test resolves nowhere: reaching the receiver proves the connection went to the pinned address.
+      const http: Target = { url: new URL(`http://hooks.example.test:${plain.port}/in`), address: "127.0.0.1" };
+      expect((await post(http, init)).status).toBe(200);
+      const https: Target = { url: new URL(`https://hooks.example.test:${tls.port}/in`), address: "127.0.0.1" };
+      expect((await post(https, init, { ca: cert })).status).toBe(200);
+      expect(seen).toEqual([`hooks.example.test:${plain.port}`, `hooks.example.test:${tls.port}`]);
+      // The certificate is checked against the name, not the address: another name is refused.
+      const other: Target = { url: new URL(`https://other.example.test:${tls.port}/in`), address: "127.0.0.1" };
+      await expect(post(other, init, { ca: cert })).rejects.toThrow();
+      expect(seen).toHaveLength(2);
+    } finally {
+      plain.stop(true);
+      tls.stop(true);
+    }
   });
 });
