@@ -1,4 +1,4 @@
-import type { RedisClient } from "./redis";
+import { mastersOf, type RedisClient } from "./redis";
 import type { Config } from "../config";
 import type { Logger } from "../log";
 import { type Embedder, toBlob } from "./embeddings";
@@ -9,6 +9,9 @@ import { createExactIndex } from "./exact-index";
 import { metadataTags, termOf, tokenize } from "./text";
 
 export type VectorEngine = "query-engine" | "exact";
+
+/** A search that matches nothing, for probes (a tag value that parses everywhere: `{-}` is a syntax error to a coordinator). */
+const NO_ACCOUNT = "@account:{mm_probe}";
 
 /** What every stored vector carries, so both engines can apply the same pre-filters and keyword search. */
 export interface VectorDoc {
@@ -155,7 +158,7 @@ export function createVectorIndex(
       }
       if (!info) {
         try {
-          await redis.call("FT.CREATE", name, "ON", "HASH", "PREFIX", "1", keys.vectorDocPrefix(model), "SCHEMA", ...schema);
+          await whenClusterReady(() => redis.call("FT.CREATE", name, "ON", "HASH", "PREFIX", "1", keys.vectorDocPrefix(model), "SCHEMA", ...schema));
           log?.info({ index: name, dimensions: embedder.dimensions }, "created vector index");
         } catch (error) {
           if (!/already exists/i.test((error as Error).message)) throw error;
@@ -165,7 +168,7 @@ export function createVectorIndex(
         const described = JSON.stringify(info);
         for (const [field, definition] of Object.entries(added)) {
           if (described.includes(`"attribute","${field}"`)) continue;
-          await redis.call("FT.ALTER", name, "SCHEMA", "ADD", ...definition).catch((error: Error) => {
+          await whenClusterReady(() => redis.call("FT.ALTER", name, "SCHEMA", "ADD", ...definition)).catch((error: Error) => {
             if (!/duplicate|already exists/i.test(error.message)) throw error;
           });
           log?.warn({ index: name, field }, "added a field to an existing index; run a reindex (mode all) for older messages");
@@ -175,9 +178,16 @@ export function createVectorIndex(
       await redis.call("FT.CONFIG", "SET", "ON_TIMEOUT", "FAIL").catch((error: Error) => {
         log?.warn({ err: error.message }, "could not set ON_TIMEOUT FAIL; relying on per-query TIMEOUT");
       });
+      // A new cluster's coordinators learn the topology one node at a time, and a search may reach any
+      // of them: wait until every master's can search.
+      for (const node of mastersOf(redis)) {
+        await whenClusterReady(() => node.call("FT.SEARCH", name, NO_ACCOUNT, "LIMIT", "0", "0", "DIALECT", "2"));
+      }
       try {
-        await redis.call("FT.SEARCH", name, "@account:{-}", "SCORER", scorer, "LIMIT", "0", "0", "DIALECT", "2");
-      } catch {
+        await whenClusterReady(() => redis.call("FT.SEARCH", name, NO_ACCOUNT, "SCORER", scorer, "LIMIT", "0", "0", "DIALECT", "2"));
+      } catch (error) {
+        // Only a module without BM25STD falls back; any other failure is not about the scorer.
+        if (!/scorer/i.test((error as Error).message)) throw error;
         scorer = "BM25";
       }
     },

@@ -59,8 +59,8 @@ export async function startTestCluster(options: { masters?: number; replicas?: n
         appendonly: false,
         extraArgs: [
           "--cluster-enabled", "yes", "--cluster-config-file", `${dir}/nodes.conf`, "--cluster-node-timeout", "2000",
-          // A lone node learns no address from its peers: announce the loopback one.
-          "--cluster-announce-ip", "127.0.0.1",
+          // A lone node learns no address from its peers: it announces the loopback one.
+          ...(masters === 1 && replicas === 0 ? ["--cluster-announce-ip", "127.0.0.1"] : []),
           ...splitArgs(process.env.TEST_CLUSTER_ARGS ?? ""),
         ],
       });
