@@ -101,7 +101,8 @@ export async function checkTarget(url: string, allowPrivate: boolean, resolve: R
 /**
  * POSTs to a checked target. With a vetted address, the connection goes to that address: the URL's
  * host becomes the address, the Host header and (for https) the TLS server name stay the host's,
- * so virtual hosts and certificate checks work as they would by name.
+ * so virtual hosts and certificate checks work as they would by name. `tls` adds TLS options (a
+ * private CA: the tests' receiver).
  */
 export function post(target: Target, init: RequestInit & { headers: Record<string, string> }, tls?: { ca?: string }): Promise<Response> {
   if (target.address === undefined) return fetch(target.url, { ...init, tls });
