@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { useHarness } from "../../../test/helpers/app";
 import { MemoryMeshClient, MemoryMeshError, type Tokens } from "../src/index";
-import { listen, PASSWORD, recordingFetch } from "./support";
+import { failure, listen, PASSWORD, recordingFetch } from "./support";
 
 /** The client's accounts, tokens and API keys against the real server on a real port. */
 const h = useHarness();
@@ -24,16 +24,6 @@ async function withTokens(options: { onTokens?: (tokens: Tokens) => void } = {})
   const recorder = recordingFetch();
   const client = new MemoryMeshClient({ baseUrl: base, accessToken: account.token, refreshToken: account.refresh, fetch: recorder.fetch, ...options });
   return { client, account, ...recorder };
-}
-
-async function failure(promise: Promise<unknown>): Promise<MemoryMeshError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MemoryMeshError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("accounts and tokens", () => {

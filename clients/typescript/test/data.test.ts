@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eventually, useHarness } from "../../../test/helpers/app";
 import { startReceiver } from "../../../test/helpers/receiver";
-import { type ExportLine, type ImportLine, MemoryMeshClient, MemoryMeshError, type MessageInput } from "../src/index";
-import { listen, recordingFetch } from "./support";
+import { type ExportLine, type ImportLine, MemoryMeshClient, type MessageInput } from "../src/index";
+import { failure, listen, recordingFetch } from "./support";
 
 /**
  * Every data endpoint the client wraps (messages, conversations, search, reindex, tenants, jobs,
@@ -22,16 +22,6 @@ async function newClient(lose?: Parameters<typeof recordingFetch>[0], options: {
   const recorder = recordingFetch(lose);
   const client = new MemoryMeshClient({ baseUrl: base, accessToken: account.token, refreshToken: account.refresh, fetch: recorder.fetch, ...options });
   return { client, account, ...recorder };
-}
-
-async function failure(promise: Promise<unknown>): Promise<MemoryMeshError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MemoryMeshError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../../../src/app";
 import { freshWindow, useHarness } from "../../../test/helpers/app";
 import { onCluster, startTestRedis } from "../../../test/helpers/redis";
-import { MemoryMeshClient, MemoryMeshError, type RetryOptions } from "../src/index";
-import { listen, recordingFetch } from "./support";
+import { MemoryMeshClient, type RetryOptions } from "../src/index";
+import { failure, listen, recordingFetch } from "./support";
 
 /**
  * Retries against the real server: a second API instance on the same Redis with a tiny rate limit
@@ -38,16 +38,6 @@ async function clientOf(baseUrl: string, retry?: RetryOptions, onAnswer?: (statu
   };
   const client = new MemoryMeshClient({ baseUrl, accessToken: account.token, refreshToken: account.refresh, fetch, retry });
   return { client, ...recorder };
-}
-
-async function failure(promise: Promise<unknown>): Promise<MemoryMeshError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof MemoryMeshError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("429: wait Retry-After", () => {

@@ -1,4 +1,4 @@
-import type { FetchLike } from "../src/index";
+import { type FetchLike, MemoryMeshError } from "../src/index";
 
 /** What a recording fetch saw of one request: `status` is the answer's, or `lost` when the wrapper threw it away. */
 export interface Seen {
@@ -48,3 +48,14 @@ export function listen(app: { listen(options: { port: number; hostname: string }
 }
 
 export const PASSWORD = "SecurePass123";
+
+/** The MemoryMeshError a call fails with (any other failure, or none, fails the test). */
+export async function failure(promise: Promise<unknown>): Promise<MemoryMeshError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof MemoryMeshError) return error;
+    throw error;
+  }
+  throw new Error("expected the call to fail");
+}
