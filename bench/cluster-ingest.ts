@@ -26,7 +26,7 @@ import { Cluster, Redis } from "ioredis";
 import { clusterSeeds, waitReady } from "../src/store/redis";
 import { freePort } from "../src/store/redis-server";
 import { startTestRedis } from "../test/helpers/redis";
-import { BODY, haveWrk, type Load, postLoad, spreadAccounts } from "./http-load";
+import { BODY, bareServer, haveWrk, type Load, postLoad, spreadAccounts } from "./http-load";
 import { type Bench, type BenchRedis, cpuMsOf, cpuMsOfAll, fmt, percentile, printWarnings, startBench } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
@@ -45,22 +45,6 @@ interface Target {
   loads: Load[];
   serverUs: number[];
   redisUs: number[];
-}
-
-/** A bare handler: parse the JSON, one HSET through `client(i)` (request i), 202. */
-function bareServer(client: (i: number) => Redis | Cluster) {
-  let n = 0;
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      const m = (await request.json()) as Record<string, unknown>;
-      const id = Bun.randomUUIDv7();
-      await client(n++).hset(`bench:bare:${id}`, "id", id, "tenant_id", String(m.tenant_id), "conversation_id", String(m.conversation_id),
-        "role", String(m.role), "content", String(m.content), "metadata", JSON.stringify(m.metadata ?? null), "status", "pending");
-      return Response.json({ id, status: "pending" }, { status: 202 });
-    },
-  });
 }
 
 async function main() {

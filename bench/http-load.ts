@@ -5,7 +5,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { keys, shardOf } from "../src/store/keys";
 import { masterOf } from "../test/helpers/cluster";
 import type { Bench } from "./lib";
@@ -125,4 +125,23 @@ export async function spreadAccounts(b: Bench, count: number, auth: "api-key" | 
     headers.push({ "x-api-key": created.body.key });
   }
   return { headers, perMaster };
+}
+
+/**
+ * The ingest benchmarks' baseline: a bare Bun.serve on a free loopback port that parses the JSON,
+ * does one HSET through `client(i)` (request i) and answers 202.
+ */
+export function bareServer(client: (i: number) => Redis | Cluster) {
+  let n = 0;
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const m = (await request.json()) as Record<string, unknown>;
+      const id = Bun.randomUUIDv7();
+      await client(n++).hset(`bench:bare:${id}`, "id", id, "tenant_id", String(m.tenant_id), "conversation_id", String(m.conversation_id),
+        "role", String(m.role), "content", String(m.content), "metadata", JSON.stringify(m.metadata ?? null), "status", "pending");
+      return Response.json({ id, status: "pending" }, { status: 202 });
+    },
+  });
 }

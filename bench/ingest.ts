@@ -26,7 +26,7 @@ import { Cluster, Redis } from "ioredis";
 import { keys } from "../src/store/keys";
 import { clusterSeeds, waitReady } from "../src/store/redis";
 import { freePort } from "../src/store/redis-server";
-import { BODY, haveWrk, postLoad, spreadAccounts } from "./http-load";
+import { BODY, bareServer, haveWrk, postLoad, spreadAccounts } from "./http-load";
 import { cpuMsOf, cpuMsOfAll, fmt, percentile, printWarnings, startBench, sumShards } from "./lib";
 
 const CONNECTIONS = Math.min(256, Number(process.env.BENCH_CONNECTIONS ?? 32));
@@ -50,17 +50,7 @@ async function main() {
     const users = await spreadAccounts(b, ACCOUNTS ?? b.redisPids.length, AUTH);
     const appPort = await freePort();
     b.app.listen({ hostname: "127.0.0.1", port: appPort, maxRequestBodySize: b.config.MAX_BODY_BYTES + 1024 });
-    server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: await freePort(),
-      async fetch(request) {
-        const m = (await request.json()) as Record<string, unknown>;
-        const id = Bun.randomUUIDv7();
-        await bare.hset(`bench:bare:${id}`, "id", id, "tenant_id", String(m.tenant_id), "conversation_id", String(m.conversation_id),
-          "role", String(m.role), "content", String(m.content), "metadata", JSON.stringify(m.metadata ?? null), "status", "pending");
-        return Response.json({ id, status: "pending" }, { status: 202 });
-      },
-    });
+    server = bareServer(() => bare);
     console.log(
       `ingest benchmark: ${haveWrk ? "wrk -t1" : "in-process fetch clients"}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ` +
         `${SECONDS} s each (after a ${WARMUP_S} s warm-up), body ${BODY.length} bytes, auth ${AUTH === "bearer" ? "Authorization: Bearer" : "x-api-key"}, ` +
